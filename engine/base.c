@@ -1,0 +1,204 @@
+/* base.c - the growable buffer, allocation wrappers, the fault value and
+ * validation diagnostics declared in base.h.
+ *
+ * Out-of-memory is fatal here, by design: every caller above can then treat
+ * allocation as infallible and keep its error paths for real failures.
+ */
+#include "base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(void) {
+  fputs("moonstep: out of memory\n", stderr);
+  abort();
+}
+
+void *ms_malloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) oom();
+  return p;
+}
+
+void *ms_calloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (!p) oom();
+  return p;
+}
+
+void *ms_realloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) oom();
+  return q;
+}
+
+char *ms_strdup(const char *s) { return ms_strndup(s, strlen(s)); }
+
+char *ms_strndup(const char *s, size_t n) {
+  char *p = ms_malloc(n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+char *ms_asprintf(const char *fmt, ...) {
+  buf_t b;
+  va_list ap;
+  buf_init(&b);
+  va_start(ap, fmt);
+  buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  return buf_steal(&b);
+}
+
+/* ---- buffer ---------------------------------------------------------- */
+
+void buf_init(buf_t *b) { b->data = NULL; b->len = b->cap = 0; }
+
+void buf_free(buf_t *b) { free(b->data); buf_init(b); }
+
+static void reserve(buf_t *b, size_t extra) {
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < need) cap *= 2;
+  b->data = ms_realloc(b->data, cap);
+  b->cap = cap;
+}
+
+int buf_append(buf_t *b, const char *s, size_t n) {
+  reserve(b, n);
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return MS_OK;
+}
+
+int buf_puts(buf_t *b, const char *s) { return buf_append(b, s, strlen(s)); }
+
+int buf_putc(buf_t *b, char c) {
+  reserve(b, 1);
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+  return MS_OK;
+}
+
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0) return MS_ERR;
+  reserve(b, (size_t)n);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+  return MS_OK;
+}
+
+int buf_printf(buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = buf_vprintf(b, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+char *buf_steal(buf_t *b) {
+  char *s = b->data ? b->data : ms_strdup("");
+  buf_init(b);
+  return s;
+}
+
+/* ---- fault ----------------------------------------------------------- */
+
+void fault_clear(fault_t *f) {
+  free(f->error);
+  free(f->cause);
+  f->error = f->cause = NULL;
+  f->in_state = false;
+}
+
+static void fault_vset(fault_t *f, const char *error, const char *fmt,
+                       va_list ap) {
+  fault_clear(f);
+  f->error = ms_strdup(error);
+  if (fmt) {
+    buf_t b;
+    buf_init(&b);
+    buf_vprintf(&b, fmt, ap);
+    f->cause = buf_steal(&b);
+  }
+}
+
+void fault_set(fault_t *f, const char *error, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fault_vset(f, error, fmt, ap);
+  va_end(ap);
+}
+
+void fault_runtime(fault_t *f, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fault_vset(f, "States.Runtime", fmt, ap);
+  va_end(ap);
+  f->in_state = true;
+}
+
+void fault_move(fault_t *dst, fault_t *src) {
+  fault_clear(dst);
+  *dst = *src;
+  src->error = src->cause = NULL;
+  src->in_state = false;
+}
+
+/* ---- diagnostics ----------------------------------------------------- */
+
+void diags_init(diags_t *d) { memset(d, 0, sizeof *d); }
+
+void diags_free(diags_t *d) {
+  for (size_t i = 0; i < d->n; i++) {
+    free(d->v[i].ptr);
+    free(d->v[i].msg);
+  }
+  free(d->v);
+  diags_init(d);
+}
+
+void diags_add(diags_t *d, bool warning, const char *ptr, const char *fmt,
+               ...) {
+  if (d->n == d->cap) {
+    d->cap = d->cap ? d->cap * 2 : 8;
+    d->v = ms_realloc(d->v, d->cap * sizeof *d->v);
+  }
+  diag_t *g = &d->v[d->n++];
+  buf_t b;
+  va_list ap;
+  buf_init(&b);
+  va_start(ap, fmt);
+  buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  g->ptr = ms_strdup(ptr ? ptr : "");
+  g->msg = buf_steal(&b);
+  g->warning = warning;
+  g->line = g->col = 0;
+  if (!warning) d->nerrors++;
+}
+
+char *ptr_join(const char *base, const char *name) {
+  buf_t b;
+  buf_init(&b);
+  buf_puts(&b, base);
+  buf_putc(&b, '/');
+  for (const char *p = name; *p; p++) {
+    if (*p == '~') buf_puts(&b, "~0");
+    else if (*p == '/') buf_puts(&b, "~1");
+    else buf_putc(&b, *p);
+  }
+  return buf_steal(&b);
+}
+
+char *ptr_index(const char *base, size_t i) {
+  return ms_asprintf("%s/%zu", base, i);
+}

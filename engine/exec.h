@@ -1,0 +1,47 @@
+/* exec.h - executions: a tree of frames (the top level, each Parallel
+ * branch, each Map iteration) stepped by one cooperative scheduler with
+ * timers; the I/O pipeline of each state, Retry/Catch, variables, the
+ * context object and AWS-shaped history events.
+ *
+ * An execution is driven one transition at a time (exec_step) so the REPL
+ * can step it; exec_run drives it to the end.
+ */
+#ifndef MS_EXEC_H
+#define MS_EXEC_H
+
+#include "machine.h"
+#include "task.h"
+
+typedef struct exec exec_t;
+
+typedef enum {
+  EXEC_RUNNING, EXEC_SUCCEEDED, EXEC_FAILED, EXEC_TIMED_OUT, EXEC_ABORTED
+} exec_status_t;
+
+typedef struct exec_opts {
+  task_host_t *tasks;        /* borrowed; runs Task states */
+  bool virtual_clock;        /* sleeps complete at once, time still moves */
+  bool express;              /* EXPRESS: history counted, not kept */
+  const char *name;          /* execution name; NULL: a uuid */
+  const char *machine_name;  /* for ARNs; NULL: "moonstep" */
+} exec_opts_t;
+
+/* Start an execution of m (borrowed; must outlive the execution) with input
+ * (borrowed). Emits ExecutionStarted. */
+exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o);
+void exec_free(exec_t *x);
+
+/* Run one frame one transition (or sleep until a timer is due). Returns
+ * false once the execution has ended. */
+bool exec_step(exec_t *x);
+/* Step to the end; returns the final status. */
+exec_status_t exec_run(exec_t *x);
+
+exec_status_t exec_status(const exec_t *x);
+const char *exec_status_name(exec_status_t s);
+/* DescribeExecution-shaped object (new reference). */
+json_t *exec_describe(const exec_t *x);
+/* History events so far (borrowed array; empty for EXPRESS). */
+json_t *exec_history_peek(const exec_t *x);
+
+#endif

@@ -1,0 +1,55 @@
+/* moonstep.h - the public C API: load a definition, run executions, read
+ * their results. The CLI, the REPL and the Lua module include only this.
+ *
+ * Ownership follows base.h: json_t * arguments are borrowed, returned
+ * json_t * are new references.
+ */
+#ifndef MOONSTEP_H
+#define MOONSTEP_H
+
+#include "base.h"
+#include "jsonx.h"
+
+#define MS_VERSION "0.1.0"
+
+typedef struct ms_engine ms_engine_t;
+typedef struct ms_machine ms_machine_t;
+
+typedef struct ms_options {
+  const char *tasks_dir;   /* default "tasks" */
+  bool virtual_clock;      /* Wait and retry delays complete at once */
+} ms_options_t;
+
+/* Exit codes of the CLI, named once. */
+enum {
+  MS_EXIT_OK = 0, MS_EXIT_FAILED = 1, MS_EXIT_USAGE = 2, MS_EXIT_INVALID = 3
+};
+
+ms_engine_t *ms_engine_new(const ms_options_t *o, char **err);
+void ms_engine_free(ms_engine_t *e);
+
+/* Load and validate a definition from text. Every problem goes to d with
+ * pointer and line:column. Returns NULL when the definition is invalid. */
+ms_machine_t *ms_machine_load(const char *text, size_t len, diags_t *d);
+void ms_machine_free(ms_machine_t *m);
+/* Print diagnostics as "FILE:LINE:COL: error: /ptr: message". */
+void ms_diags_print(const diags_t *d, const char *filename, void *stream);
+
+typedef struct ms_run_options {
+  const char *name;        /* execution name; NULL: a generated uuid */
+  bool express;            /* EXPRESS (default STANDARD) */
+  const char *machine_name;/* state machine name for ARNs; NULL: "moonstep" */
+} ms_run_options_t;
+
+/* Run an execution to the end. Returns a DescribeExecution-shaped object:
+ * executionArn, stateMachineArn, name, status, startDate, stopDate, input,
+ * output (JSON value) or error/cause. */
+json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
+               const ms_run_options_t *o);
+
+/* Evaluate a JSONPath or intrinsic expression as a ".$" field would.
+ * context and vars may be NULL. New reference or NULL with f set. */
+json_t *ms_eval(const char *expr, json_t *input, json_t *context,
+                json_t *vars, fault_t *f);
+
+#endif

@@ -1,0 +1,46 @@
+/* task.h - how a Task state's Resource reaches a Lua function: the resource
+ * table (Lambda function ARN, lambda:invoke, lua:MODULE.FUNCTION), the Lua
+ * host that loads handlers from the tasks folder and calls them the way
+ * Lambda calls a handler, and the mapping of handler errors to ASL faults.
+ *
+ * The interpreter sees only this interface; Lua headers stay in luahost.c /
+ * luabridge.c / task.c.
+ */
+#ifndef MS_TASK_H
+#define MS_TASK_H
+
+#include "jsonx.h"
+
+typedef struct task_host task_host_t;
+
+typedef enum {
+  TASK_UNKNOWN = 0,
+  TASK_LAMBDA_ARN,     /* arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q] */
+  TASK_LAMBDA_INVOKE,  /* arn:aws:states:::lambda:invoke[.waitForTaskToken] */
+  TASK_LUA,            /* lua:MODULE.FUNCTION */
+} task_kind_t;
+
+/* Classify a Resource string. Unknown resources are rejected at run time
+ * with States.Runtime (validation warns). */
+task_kind_t task_kind(const char *resource);
+
+/* New host over tasks_dir (borrowed string, copied). NULL + *err. */
+task_host_t *task_host_new(const char *tasks_dir, char **err);
+void task_host_free(task_host_t *h);
+
+typedef struct task_call {
+  const char *resource;    /* the state's Resource */
+  const char *state_name;
+  json_t *input;           /* effective input (after Parameters), borrowed */
+  json_t *context;         /* the context object $$, borrowed (may be NULL) */
+  double timeout_seconds;  /* 0 = none; enforced with a Lua count hook */
+} task_call_t;
+
+/* Run the task. Returns the result (new reference) or NULL with f set:
+ * a handler error {errorType=, errorMessage=} becomes Error=errorType and
+ * Cause as Lambda words it; a plain error becomes Error "Error"; an unknown
+ * or missing function is Lambda.ResourceNotFoundException; a timeout is
+ * States.Timeout. */
+json_t *task_run(task_host_t *h, const task_call_t *c, fault_t *f);
+
+#endif
