@@ -1,0 +1,1396 @@
+/* exec.c - executions: frames, the per-state I/O pipeline, Retry/Catch,
+ * variables, the context object, and the cooperative scheduler that steps
+ * them.
+ *
+ * An execution is a tree of frames: the top level, each Parallel branch and
+ * each Map iteration. Ready frames wait in a FIFO run queue; frames in a
+ * Wait state or a retry backoff sleep on a timer list. exec_step takes one
+ * frame and runs it one transition; when nothing is ready it sleeps until
+ * the next timer (or, with the virtual clock, moves time forward to it).
+ *
+ * Values flowing between states are shared jansson references and are never
+ * mutated once built; ResultPath copies along its path (jpath_set). The
+ * states themselves are compiled (machine.c), so nothing is parsed here.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "exec.h"
+#include "history.h"
+#include "retry.h"
+
+typedef enum {
+  AT_ENTER,          /* enter the current state */
+  AT_WAIT_DONE,      /* a Wait state's timer fired */
+  AT_RETRY,          /* a retry backoff elapsed: do the state's work again */
+  AT_CHILDREN,       /* waiting for branches or iterations */
+  AT_CHILDREN_DONE,  /* every child finished, or one failed */
+} stage_t;
+
+typedef enum { Q_NONE, Q_READY, Q_SLEEP } queue_t;
+
+typedef struct frame frame_t;
+struct frame {
+  exec_t *x;
+  const machine_t *m;
+  frame_t *parent;        /* NULL for the top level */
+  size_t slot;            /* index among the parent's children */
+  int cur;                /* current state */
+  stage_t stage;
+  json_t *input;          /* raw input of the current state (owned) */
+  json_t *effective;      /* input after InputPath (+Parameters) (owned) */
+  json_t *vars;           /* this scope's variables (owned; NULL if none) */
+  json_t *ctx;            /* the context object $$ (owned) */
+  json_t *ctx_state;      /* ctx's "State" member (borrowed from ctx) */
+  int64_t entered_id;     /* id of the current state's Entered event */
+  int64_t last_id;        /* last event this frame emitted */
+  int retry_count;        /* $$.State.RetryCount */
+  int *attempts;          /* per-retrier attempts in the current state */
+  size_t nattempts;
+
+  queue_t q;              /* which scheduler list holds the frame */
+  frame_t *qprev, *qnext;
+  double wake;            /* when sleeping: epoch seconds */
+
+  /* Parallel branches or Map iterations of the current state */
+  frame_t **kids;         /* by slot; NULL once finished */
+  size_t total, started, finished, running, failures;
+  size_t max_running;     /* 0 = unlimited */
+  json_t *items;          /* Map: iteration inputs (owned) */
+  json_t *results;        /* outputs by slot (owned) */
+  fault_t child_fault;    /* the failure that ends the state */
+  bool tolerate;          /* Map: tolerated failure thresholds apply */
+  double tol_pct;         /* tolerated percentage (100 = all) */
+  int64_t tol_count;      /* tolerated count (-1 = not set) */
+};
+
+struct exec {
+  const machine_t *m;
+  task_host_t *tasks;
+  bool virtual_clock;
+  bool express;
+  char *name, *arn, *machine_arn;
+  json_t *input;
+  json_t *output;              /* when SUCCEEDED */
+  fault_t fault;               /* when FAILED / TIMED_OUT */
+  exec_status_t status;
+  double start, stop;
+  double vnow;                 /* virtual clock: now */
+  double deadline;             /* machine TimeoutSeconds (0 = none) */
+  frame_t *top;
+  frame_t *ready_head, *ready_tail;
+  frame_t *sleepers;
+  history_t hist;
+  uint64_t rng;
+  json_t *ctx_execution;       /* shared "Execution" context member */
+  json_t *ctx_machine;         /* shared "StateMachine" context member */
+};
+
+/* ---- clock and identity ------------------------------------------------ */
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now(const exec_t *x) {
+  return x->virtual_clock ? x->vnow : wall_now();
+}
+
+static uint64_t rng_next(uint64_t *s) {
+  uint64_t v = *s;
+  v ^= v << 13;
+  v ^= v >> 7;
+  v ^= v << 17;
+  return *s = v;
+}
+
+static uint64_t seed(void) {
+  uint64_t s = 0;
+  FILE *fp = fopen("/dev/urandom", "rb");
+  if (fp) {
+    if (fread(&s, sizeof s, 1, fp) != 1) s = 0;
+    fclose(fp);
+  }
+  if (!s) s = (uint64_t)(wall_now() * 1e6) ^ 0x9e3779b97f4a7c15ULL;
+  return s ? s : 1;
+}
+
+static char *uuid4(uint64_t *rng) {
+  uint64_t a = rng_next(rng), b = rng_next(rng);
+  a = (a & ~0xf000ULL) | 0x4000ULL;
+  b = (b & ~(3ULL << 62)) | (2ULL << 62);
+  return ms_asprintf("%08x-%04x-%04x-%04x-%012llx",
+                     (unsigned)(a >> 32), (unsigned)((a >> 16) & 0xffff),
+                     (unsigned)(a & 0xffff), (unsigned)(b >> 48),
+                     (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+static json_t *time_string(double ts) {
+  char buf[32];
+  history_time(ts, buf);
+  return json_string(buf);
+}
+
+/* ---- scheduler lists ----------------------------------------------------- */
+
+static void unqueue(frame_t *f) {
+  exec_t *x = f->x;
+  if (f->q == Q_READY) {
+    if (f->qprev) f->qprev->qnext = f->qnext; else x->ready_head = f->qnext;
+    if (f->qnext) f->qnext->qprev = f->qprev; else x->ready_tail = f->qprev;
+  } else if (f->q == Q_SLEEP) {
+    if (f->qprev) f->qprev->qnext = f->qnext; else x->sleepers = f->qnext;
+    if (f->qnext) f->qnext->qprev = f->qprev;
+  }
+  f->q = Q_NONE;
+  f->qprev = f->qnext = NULL;
+}
+
+static void make_ready(frame_t *f) {
+  exec_t *x = f->x;
+  unqueue(f);
+  f->q = Q_READY;
+  f->qprev = x->ready_tail;
+  f->qnext = NULL;
+  if (x->ready_tail) x->ready_tail->qnext = f; else x->ready_head = f;
+  x->ready_tail = f;
+}
+
+static void sleep_until(frame_t *f, double when) {
+  exec_t *x = f->x;
+  unqueue(f);
+  f->wake = when;
+  f->q = Q_SLEEP;
+  f->qprev = NULL;
+  f->qnext = x->sleepers;
+  if (x->sleepers) x->sleepers->qprev = f;
+  x->sleepers = f;
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+static void frame_free(frame_t *f);
+
+static void kids_cancel(frame_t *f) {
+  for (size_t i = 0; i < f->total && f->kids; i++) {
+    if (f->kids[i]) {
+      frame_free(f->kids[i]);
+      f->kids[i] = NULL;
+    }
+  }
+}
+
+/* Release the children bookkeeping of the current state. */
+static void kids_reset(frame_t *f) {
+  kids_cancel(f);
+  free(f->kids);
+  f->kids = NULL;
+  json_decref(f->items);
+  json_decref(f->results);
+  f->items = f->results = NULL;
+  f->total = f->started = f->finished = f->running = f->failures = 0;
+  fault_clear(&f->child_fault);
+}
+
+static void frame_free(frame_t *f) {
+  if (!f) return;
+  unqueue(f);
+  kids_reset(f);
+  json_decref(f->input);
+  json_decref(f->effective);
+  json_decref(f->vars);
+  json_decref(f->ctx);
+  free(f->attempts);
+  free(f);
+}
+
+static json_t *context_new(exec_t *x) {
+  json_t *ctx = json_object();
+  json_object_set(ctx, "Execution", x->ctx_execution);
+  json_object_set(ctx, "StateMachine", x->ctx_machine);
+  return ctx;
+}
+
+static frame_t *frame_new(exec_t *x, const machine_t *m, frame_t *parent,
+                          size_t slot, json_t *input) {
+  frame_t *f = ms_calloc(1, sizeof *f);
+  f->x = x;
+  f->m = m;
+  f->parent = parent;
+  f->slot = slot;
+  f->cur = m->start;
+  f->stage = AT_ENTER;
+  f->input = json_incref(input);
+  f->ctx = context_new(x);
+  f->last_id = parent ? parent->last_id : 0;
+  return f;
+}
+
+/* Variables: this scope first, then the enclosing ones (read-only). */
+static json_t *var_lookup(const void *ud, const char *name) {
+  for (const frame_t *f = ud; f; f = f->parent) {
+    if (f->vars) {
+      json_t *v = json_object_get(f->vars, name);
+      if (v) return v;
+    }
+  }
+  return NULL;
+}
+
+static jscope_t scope_of(const frame_t *f, json_t *input) {
+  jscope_t s = {input, f->ctx, var_lookup, f};
+  return s;
+}
+
+/* Point $$.State at the current state (copy-on-write: a value captured
+ * earlier, e.g. by "ctx.$": "$$", keeps what it saw). */
+static void context_enter(frame_t *f, double when) {
+  if (f->ctx->refcount > 1) {
+    json_t *ctx = json_copy(f->ctx);
+    json_decref(f->ctx);
+    f->ctx = ctx;
+  }
+  json_t *st = json_object();
+  json_object_set_new(st, "EnteredTime", time_string(when));
+  json_object_set_new(st, "Name", json_string(f->m->states[f->cur].name));
+  json_object_set_new(st, "RetryCount", json_integer(f->retry_count));
+  json_object_set_new(f->ctx, "State", st);
+  f->ctx_state = st;
+}
+
+static void context_retry(frame_t *f) {
+  if (f->ctx->refcount > 1 || f->ctx_state->refcount > 1) {
+    json_t *ctx = json_copy(f->ctx);
+    json_decref(f->ctx);
+    f->ctx = ctx;
+    json_t *st = json_copy(json_object_get(ctx, "State"));
+    json_object_set_new(ctx, "State", st);
+    f->ctx_state = st;
+  }
+  json_object_set_new(f->ctx_state, "RetryCount",
+                      json_integer(f->retry_count));
+}
+
+/* ---- history ----------------------------------------------------------- */
+
+static const char *type_word[] = {
+  [ST_PASS] = "Pass", [ST_TASK] = "Task", [ST_CHOICE] = "Choice",
+  [ST_WAIT] = "Wait", [ST_SUCCEED] = "Succeed", [ST_FAIL] = "Fail",
+  [ST_PARALLEL] = "Parallel", [ST_MAP] = "Map",
+};
+
+static json_t *text_of(const json_t *v) {
+  char *s = jsonx_dump(v, JSONX_COMPACT);
+  json_t *j = json_string(s);
+  free(s);
+  return j;
+}
+
+/* Emit an event in f's chain; details is stolen. */
+static int64_t emit(frame_t *f, const char *type, const char *key,
+                    json_t *details) {
+  exec_t *x = f->x;
+  f->last_id = history_add(&x->hist, type, f->last_id, now(x), key, details);
+  return f->last_id;
+}
+
+static bool keeps(const frame_t *f) { return history_keeps(&f->x->hist); }
+
+static void emit_state(frame_t *f, bool entered, const json_t *data) {
+  const mstate_t *st = &f->m->states[f->cur];
+  char type[48];
+  snprintf(type, sizeof type, "%sState%s", type_word[st->type],
+           entered ? "Entered" : "Exited");
+  json_t *d = NULL;
+  if (keeps(f)) {
+    d = json_object();
+    json_object_set_new(d, "name", json_string(st->name));
+    json_object_set_new(d, entered ? "input" : "output", text_of(data));
+    json_object_set_new(d, entered ? "inputDetails" : "outputDetails",
+                        json_pack("{sb}", "truncated", 0));
+  }
+  int64_t id = emit(f, type, entered ? "stateEnteredEventDetails"
+                                     : "stateExitedEventDetails", d);
+  if (entered) f->entered_id = id;
+}
+
+static json_t *fault_details(const fault_t *e) {
+  json_t *d = json_object();
+  if (e->error && *e->error)
+    json_object_set_new(d, "error", json_string(e->error));
+  if (e->cause) json_object_set_new(d, "cause", json_string(e->cause));
+  return d;
+}
+
+/* ---- the I/O pipeline ---------------------------------------------------- */
+
+/* Apply an InputPath/OutputPath-style field. New reference or NULL + f. */
+static json_t *apply_path(const frame_t *fr, const opt_path_t *p,
+                          json_t *value, fault_t *f) {
+  if (p->is_null) return json_object();
+  if (!p->path) return json_incref(value);
+  jscope_t s = scope_of(fr, value);
+  char *why = NULL;
+  json_t *r = jpath_eval(p->path, &s, &why);
+  if (!r) {
+    fault_runtime(f, "Invalid path '%s' : %s", jpath_text(p->path),
+                  why ? why : "No results");
+    free(why);
+  }
+  return r;
+}
+
+/* ResultPath: combine raw input and result. New reference or NULL + f. */
+static json_t *apply_result_path(const frame_t *fr, const opt_path_t *p,
+                                 json_t *raw, json_t *result, fault_t *f) {
+  (void)fr;
+  if (p->is_null) return json_incref(raw);
+  if (!p->path) return json_incref(result);
+  json_t *root = json_incref(raw);
+  char *why = NULL;
+  if (jpath_set(p->path, &root, result, &why) != MS_OK) {
+    fault_runtime(f, "Invalid path '%s' : %s", jpath_text(p->path),
+                  why ? why : "cannot be set");
+    free(why);
+    json_decref(root);
+    return NULL;
+  }
+  return root;
+}
+
+/* Evaluate an Assign template; the new values go to *out (new object). */
+static bool eval_assign(const frame_t *fr, const tmpl_t *assign,
+                        json_t *dollar, json_t **out, fault_t *f) {
+  *out = NULL;
+  if (!assign) return true;
+  jscope_t s = scope_of(fr, dollar);
+  *out = tmpl_eval(assign, &s, f);
+  return *out != NULL;
+}
+
+/* Merge assigned variables into the frame's scope and take ownership. */
+static void commit_vars(frame_t *f, json_t *assigned) {
+  if (!assigned) return;
+  if (!f->vars) f->vars = json_object();
+  json_object_update(f->vars, assigned);
+  json_decref(assigned);
+}
+
+/* ---- transitions ------------------------------------------------------- */
+
+static void frame_finish(frame_t *f, json_t *output, fault_t *fault);
+static void state_fail(frame_t *f, fault_t *e);
+
+/* Leave the current state with output (stolen) and go to next (or end). */
+static void transition(frame_t *f, json_t *output, int next, bool end) {
+  emit_state(f, false, output);
+  free(f->attempts);
+  f->attempts = NULL;
+  f->nattempts = 0;
+  f->retry_count = 0;
+  json_decref(f->effective);
+  f->effective = NULL;
+  kids_reset(f);
+  if (end || next < 0) {
+    frame_finish(f, output, NULL);
+    return;
+  }
+  json_decref(f->input);
+  f->input = output;
+  f->cur = next;
+  f->stage = AT_ENTER;
+  make_ready(f);
+}
+
+/* Finish a state that produced result (stolen): ResultSelector, Assign,
+ * ResultPath, OutputPath, then move on. Used by Pass, Task, Parallel and
+ * Map. */
+static void state_result(frame_t *f, json_t *result) {
+  const mstate_t *st = &f->m->states[f->cur];
+  fault_t e = FAULT_INIT;
+  json_t *assigned = NULL, *combined = NULL, *out = NULL;
+  if (st->result_selector) {
+    jscope_t s = scope_of(f, result);
+    json_t *sel = tmpl_eval(st->result_selector, &s, &e);
+    if (!sel) goto fail;
+    json_decref(result);
+    result = sel;
+  }
+  if (!eval_assign(f, st->assign, result, &assigned, &e)) goto fail;
+  combined = apply_result_path(f, &st->result_path, f->input, result, &e);
+  if (!combined) goto fail;
+  out = apply_path(f, &st->output_path, combined, &e);
+  if (!out) goto fail;
+  json_decref(combined);
+  json_decref(result);
+  commit_vars(f, assigned);
+  transition(f, out, st->next, st->end);
+  return;
+fail:
+  json_decref(assigned);
+  json_decref(combined);
+  json_decref(result);
+  state_fail(f, &e);
+  fault_clear(&e);
+}
+
+/* Finish a state that passes its effective input on (Choice, Wait,
+ * Succeed): Assign sees the effective input; OutputPath shapes it. The
+ * state's Assign applies whichever way it goes; a matched Choice rule's
+ * own Assign (rule_assign) is evaluated with it and wins on a clash. */
+static void state_pass_on(frame_t *f, const tmpl_t *rule_assign, int next,
+                          bool end) {
+  const mstate_t *st = &f->m->states[f->cur];
+  fault_t e = FAULT_INIT;
+  json_t *assigned = NULL, *rule = NULL, *out = NULL;
+  if (!eval_assign(f, st->assign, f->effective, &assigned, &e) ||
+      !eval_assign(f, rule_assign, f->effective, &rule, &e))
+    goto fail;
+  if (rule && assigned) {
+    json_object_update(assigned, rule);
+    json_decref(rule);
+  } else if (rule) {
+    assigned = rule;
+  }
+  rule = NULL;
+  out = apply_path(f, &st->output_path, f->effective, &e);
+  if (!out) goto fail;
+  commit_vars(f, assigned);
+  transition(f, out, next, end);
+  return;
+fail:
+  json_decref(assigned);
+  json_decref(rule);
+  state_fail(f, &e);
+  fault_clear(&e);
+}
+
+static json_t *error_output(const fault_t *e) {
+  json_t *o = json_object();
+  if (e->error && *e->error)
+    json_object_set_new(o, "Error", json_string(e->error));
+  if (e->cause) json_object_set_new(o, "Cause", json_string(e->cause));
+  return o;
+}
+
+static bool retryable_type(state_type_t t) {
+  return t == ST_TASK || t == ST_PARALLEL || t == ST_MAP;
+}
+
+/* A state failed with e (borrowed): retry, catch, or fail the frame. */
+static void state_fail(frame_t *f, fault_t *e) {
+  const mstate_t *st = &f->m->states[f->cur];
+  exec_t *x = f->x;
+  if (e->in_state) {
+    char *c = ms_asprintf("An error occurred while executing the state '%s' "
+                          "(entered at the event id #%lld). %s", st->name,
+                          (long long)f->entered_id, e->cause ? e->cause : "");
+    free(e->cause);
+    e->cause = c;
+    e->in_state = false;
+  }
+  kids_reset(f);
+  const char *err = e->error ? e->error : "";
+  if (retryable_type(st->type) && retry_allowed(err)) {
+    int r = retry_find(st->retry, st->nretry, err);
+    if (r >= 0) {
+      if (!f->attempts) {
+        f->nattempts = st->nretry;
+        f->attempts = ms_calloc(st->nretry, sizeof *f->attempts);
+      }
+      const retrier_t *rt = &st->retry[r];
+      if (f->attempts[r] < rt->max_attempts) {
+        double delay = retry_delay(rt, f->attempts[r], &x->rng);
+        f->attempts[r]++;
+        f->retry_count++;
+        f->stage = AT_RETRY;
+        sleep_until(f, now(x) + delay);
+        return;
+      }
+    }
+  }
+  int c = retryable_type(st->type)
+              ? retry_find_catch(st->catch, st->ncatch, err) : -1;
+  if (c >= 0) {
+    const catcher_t *ct = &st->catch[c];
+    fault_t e2 = FAULT_INIT;
+    json_t *eo = error_output(e);
+    json_t *assigned = NULL;
+    json_t *out = NULL;
+    if (eval_assign(f, ct->assign, eo, &assigned, &e2))
+      out = apply_result_path(f, &ct->result_path, f->input, eo, &e2);
+    json_decref(eo);
+    if (!out) {
+      /* a failure while catching ends the frame; no second catch */
+      json_decref(assigned);
+      if (e2.in_state) {
+        char *cz = ms_asprintf("An error occurred while executing the "
+                               "state '%s' (entered at the event id "
+                               "#%lld). %s", st->name,
+                               (long long)f->entered_id,
+                               e2.cause ? e2.cause : "");
+        free(e2.cause);
+        e2.cause = cz;
+        e2.in_state = false;
+      }
+      frame_finish(f, NULL, &e2);
+      fault_clear(&e2);
+      return;
+    }
+    commit_vars(f, assigned);
+    transition(f, out, ct->next, false);
+    return;
+  }
+  frame_finish(f, NULL, e);
+}
+
+/* ---- state types ----------------------------------------------------------- */
+
+/* InputPath then (when given) Parameters into f->effective. */
+static bool prepare_input(frame_t *f, bool parameters, fault_t *e) {
+  const mstate_t *st = &f->m->states[f->cur];
+  json_t *in = apply_path(f, &st->input_path, f->input, e);
+  if (!in) return false;
+  if (parameters && st->parameters) {
+    jscope_t s = scope_of(f, in);
+    json_t *p = tmpl_eval(st->parameters, &s, e);
+    json_decref(in);
+    if (!p) return false;
+    in = p;
+  }
+  json_decref(f->effective);
+  f->effective = in;
+  return true;
+}
+
+static void run_pass(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  fault_t e = FAULT_INIT;
+  if (!prepare_input(f, true, &e)) {
+    state_fail(f, &e);
+    fault_clear(&e);
+    return;
+  }
+  json_t *result = st->result ? json_incref(st->result)
+                              : json_incref(f->effective);
+  state_result(f, result);
+}
+
+/* Resolve a number field given literally or by a path on the effective
+ * input. Returns false when the path is missing or not a number (why set
+ * to the raw value found, or NULL when missing). */
+static bool num_value(const frame_t *f, const num_field_t *n, double *out,
+                      json_t **found) {
+  *found = NULL;
+  if (!n->path) {
+    *out = n->value;
+    return true;
+  }
+  jscope_t s = scope_of(f, f->effective);
+  json_t *v = jpath_eval(n->path, &s, NULL);
+  *found = v;
+  return v && jsonx_number(v, out);
+}
+
+static void run_task(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  exec_t *x = f->x;
+  fault_t e = FAULT_INIT;
+  if (!prepare_input(f, true, &e)) {
+    state_fail(f, &e);
+    fault_clear(&e);
+    return;
+  }
+  double timeout = 0;
+  if (st->timeout_seconds.present) {
+    json_t *found;
+    if (!num_value(f, &st->timeout_seconds, &timeout, &found) ||
+        timeout <= 0) {
+      fault_runtime(&e, "The TimeoutSecondsPath parameter does not "
+                    "reference a positive integer: %s",
+                    st->timeout_seconds.path
+                        ? jpath_text(st->timeout_seconds.path) : "");
+      json_decref(found);
+      state_fail(f, &e);
+      fault_clear(&e);
+      return;
+    }
+    json_decref(found);
+  }
+  task_kind_t kind = task_kind(st->resource);
+  bool lambda = kind == TASK_LAMBDA_ARN;
+  const char *pre = lambda ? "LambdaFunction" : "Task";
+  char type[48];
+  json_t *d = NULL;
+  if (keeps(f)) {
+    d = json_object();
+    json_object_set_new(d, "resource", json_string(st->resource));
+    if (lambda) {
+      json_object_set_new(d, "input", text_of(f->effective));
+      json_object_set_new(d, "inputDetails",
+                          json_pack("{sb}", "truncated", 0));
+    } else {
+      json_object_set_new(d, "resourceType", json_string("lambda"));
+      json_object_set_new(d, "region", json_string("us-east-1"));
+      json_object_set_new(d, "parameters", text_of(f->effective));
+    }
+    if (timeout > 0)
+      json_object_set_new(d, "timeoutInSeconds",
+                          json_integer((json_int_t)timeout));
+  }
+  snprintf(type, sizeof type, "%sScheduled", pre);
+  emit(f, type, lambda ? "lambdaFunctionScheduledEventDetails"
+                       : "taskScheduledEventDetails", d);
+  snprintf(type, sizeof type, "%sStarted", pre);
+  emit(f, type, lambda ? NULL : "taskStartedEventDetails",
+       keeps(f) && !lambda
+           ? json_pack("{ss,ss}", "resourceType", "lambda", "resource",
+                       st->resource)
+           : NULL);
+
+  task_call_t call = {st->resource, st->name, f->effective, f->ctx, timeout};
+  json_t *result = NULL;
+  if (!x->tasks)
+    fault_runtime(&e, "no task host to run resource '%s'", st->resource);
+  else
+    result = task_run(x->tasks, &call, &e);
+  if (!result) {
+    bool timed_out = e.error && !strcmp(e.error, "States.Timeout");
+    snprintf(type, sizeof type, "%s%s", pre,
+             timed_out ? "TimedOut" : "Failed");
+    json_t *fd = keeps(f) ? fault_details(&e) : NULL;
+    if (fd && !lambda) {
+      json_object_set_new(fd, "resourceType", json_string("lambda"));
+      json_object_set_new(fd, "resource", json_string(st->resource));
+    }
+    emit(f, type, lambda ? (timed_out ? "lambdaFunctionTimedOutEventDetails"
+                                      : "lambdaFunctionFailedEventDetails")
+                         : (timed_out ? "taskTimedOutEventDetails"
+                                      : "taskFailedEventDetails"), fd);
+    state_fail(f, &e);
+    fault_clear(&e);
+    return;
+  }
+  snprintf(type, sizeof type, "%sSucceeded", pre);
+  json_t *sd = NULL;
+  if (keeps(f)) {
+    sd = json_object();
+    if (!lambda) {
+      json_object_set_new(sd, "resourceType", json_string("lambda"));
+      json_object_set_new(sd, "resource", json_string(st->resource));
+    }
+    json_object_set_new(sd, "output", text_of(result));
+    json_object_set_new(sd, "outputDetails",
+                        json_pack("{sb}", "truncated", 0));
+  }
+  emit(f, type, lambda ? "lambdaFunctionSucceededEventDetails"
+                       : "taskSucceededEventDetails", sd);
+  state_result(f, result);
+}
+
+static void run_choice(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  fault_t e = FAULT_INIT;
+  if (!prepare_input(f, false, &e)) {
+    state_fail(f, &e);
+    fault_clear(&e);
+    return;
+  }
+  jscope_t s = scope_of(f, f->effective);
+  for (size_t i = 0; i < st->nchoices; i++) {
+    int r = choice_eval(st->choices[i].rule, &s, &e);
+    if (r < 0) {
+      state_fail(f, &e);
+      fault_clear(&e);
+      return;
+    }
+    if (r) {
+      const choice_branch_t *b = &st->choices[i];
+      state_pass_on(f, b->assign, b->next, false);
+      return;
+    }
+  }
+  if (st->default_next >= 0) {
+    state_pass_on(f, NULL, st->default_next, false);
+    return;
+  }
+  fault_set(&e, "States.NoChoiceMatched", "No Matches!");
+  state_fail(f, &e);
+  fault_clear(&e);
+}
+
+static char *value_text(const json_t *v) {
+  if (json_is_string(v)) return ms_strdup(json_string_value(v));
+  return jsonx_dump(v, JSONX_COMPACT);
+}
+
+static void run_wait(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  exec_t *x = f->x;
+  fault_t e = FAULT_INIT;
+  if (!prepare_input(f, false, &e)) goto fail;
+  double t = now(x), until = t;
+  if (st->seconds.present && !st->seconds.path) {
+    until = t + st->seconds.value;
+  } else if (st->seconds.path) {
+    const char *p = jpath_text(st->seconds.path);
+    jscope_t s = scope_of(f, f->effective);
+    json_t *v = jpath_eval(st->seconds.path, &s, NULL);
+    if (!v) {
+      fault_runtime(&e, "The SecondsPath parameter does not reference an "
+                    "input value: %s", p);
+      goto fail;
+    }
+    if (!json_is_integer(v)) {
+      char *txt = value_text(v);
+      fault_runtime(&e, "The SecondsPath parameter cannot be parsed as a "
+                    "long value: %s == %s", p, txt);
+      free(txt);
+      json_decref(v);
+      goto fail;
+    }
+    json_int_t n = json_integer_value(v);
+    json_decref(v);
+    if (n < 0) {
+      fault_runtime(&e, "The SecondsPath parameter references a negative "
+                    "value: %s == %lld", p, (long long)n);
+      goto fail;
+    }
+    until = t + (double)n;
+  } else if (st->timestamp) {
+    until = st->timestamp_epoch;
+  } else if (st->timestamp_path) {
+    const char *p = jpath_text(st->timestamp_path);
+    jscope_t s = scope_of(f, f->effective);
+    json_t *v = jpath_eval(st->timestamp_path, &s, NULL);
+    double epoch;
+    if (!v || !json_is_string(v) ||
+        !choice_parse_timestamp(json_string_value(v), &epoch)) {
+      if (!v) {
+        fault_runtime(&e, "The TimestampPath parameter does not reference "
+                      "an input value: %s", p);
+      } else {
+        char *txt = value_text(v);
+        fault_runtime(&e, "The TimestampPath parameter does not reference "
+                      "a valid ISO-8601 extended offset date-time format "
+                      "string: %s == %s", p, txt);
+        free(txt);
+      }
+      json_decref(v);
+      goto fail;
+    }
+    json_decref(v);
+    until = epoch;
+  }
+  if (until - t > 2147483647.0) {
+    fault_runtime(&e, "Wait state delay is too long.");
+    goto fail;
+  }
+  f->stage = AT_WAIT_DONE;
+  if (until <= t) make_ready(f);
+  else sleep_until(f, until);
+  return;
+fail:
+  state_fail(f, &e);
+  fault_clear(&e);
+}
+
+static void run_fail(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  fault_t e = FAULT_INIT;
+  jscope_t s = scope_of(f, f->input);
+  char *error = NULL, *cause = NULL;
+  if (st->error_path) {
+    json_t *v = jexpr_eval(st->error_path, &s, "ErrorPath", &e);
+    if (!v) goto fail;
+    error = value_text(v);
+    json_decref(v);
+  } else if (st->error) {
+    error = ms_strdup(st->error);
+  }
+  if (st->cause_path) {
+    json_t *v = jexpr_eval(st->cause_path, &s, "CausePath", &e);
+    if (!v) goto fail;
+    cause = value_text(v);
+    json_decref(v);
+  } else if (st->cause) {
+    cause = ms_strdup(st->cause);
+  }
+  e.error = error ? error : ms_strdup("");
+  e.cause = cause;
+  frame_finish(f, NULL, &e);
+  fault_clear(&e);
+  return;
+fail:
+  free(error);
+  state_fail(f, &e);
+  fault_clear(&e);
+}
+
+/* ---- Parallel and Map -------------------------------------------------- */
+
+static void kid_start(frame_t *f, size_t i);
+
+static void run_parallel(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  fault_t e = FAULT_INIT;
+  if (!prepare_input(f, true, &e)) {
+    state_fail(f, &e);
+    fault_clear(&e);
+    return;
+  }
+  emit(f, "ParallelStateStarted", NULL, NULL);
+  kids_reset(f);
+  f->total = st->nbranches;
+  f->kids = ms_calloc(f->total ? f->total : 1, sizeof *f->kids);
+  f->results = json_array();
+  for (size_t i = 0; i < f->total; i++) json_array_append(f->results,
+                                                          json_null());
+  f->max_running = 0;
+  f->stage = AT_CHILDREN;
+  for (size_t i = 0; i < f->total; i++) kid_start(f, i);
+  if (f->total == 0) {
+    f->stage = AT_CHILDREN_DONE;
+    make_ready(f);
+  }
+}
+
+/* Resolve an integer-valued Map field given by path, with AWS's message. */
+static bool map_int_field(frame_t *f, const num_field_t *n,
+                          const char *field, bool integral, double *out,
+                          fault_t *e) {
+  json_t *found;
+  if (num_value(f, n, out, &found) &&
+      (!integral || !n->path || json_is_integer(found))) {
+    json_decref(found);
+    return true;
+  }
+  char *txt = found ? value_text(found) : ms_strdup("null");
+  fault_runtime(e, "The %sPath field refers to value \"%s\" which is not a "
+                "valid %s: %s", field, txt, integral ? "integer" : "float",
+                jpath_text(n->path));
+  free(txt);
+  json_decref(found);
+  return false;
+}
+
+/* Build the list of iteration inputs: ItemsPath, ItemBatcher. */
+static json_t *map_items(frame_t *f, fault_t *e) {
+  const mstate_t *st = &f->m->states[f->cur];
+  json_t *items;
+  if (st->items_path) {
+    jscope_t s = scope_of(f, f->effective);
+    char *why = NULL;
+    items = jpath_eval(st->items_path, &s, &why);
+    if (!items) {
+      fault_runtime(e, "Invalid path '%s' : %s", jpath_text(st->items_path),
+                    why ? why : "No results");
+      free(why);
+      return NULL;
+    }
+    free(why);
+  } else {
+    items = json_incref(f->effective);
+  }
+  if (!json_is_array(items)) {
+    char *txt = jsonx_dump(items, JSONX_COMPACT);
+    fault_runtime(e, "Item list '%s' is not a JSON array: %s",
+                  st->items_path ? jpath_text(st->items_path) : "$", txt);
+    free(txt);
+    json_decref(items);
+    return NULL;
+  }
+  if (!st->item_batcher) return items;
+
+  double max_items = 0, max_bytes = 0;
+  if (st->max_items_per_batch.present &&
+      !map_int_field(f, &st->max_items_per_batch, "MaxItemsPerBatch", true,
+                     &max_items, e))
+    goto fail;
+  if (st->max_bytes_per_batch.present &&
+      !map_int_field(f, &st->max_bytes_per_batch, "MaxInputBytesPerBatch",
+                     true, &max_bytes, e))
+    goto fail;
+  json_t *batch_input = NULL;
+  if (st->batch_input) {
+    jscope_t s = scope_of(f, f->effective);
+    batch_input = tmpl_eval(st->batch_input, &s, e);
+    if (!batch_input) goto fail;
+  }
+  json_t *batches = json_array();
+  json_t *cur = NULL;
+  size_t bytes = 0;
+  size_t i;
+  json_t *it;
+  json_array_foreach(items, i, it) {
+    size_t sz = jsonx_size(it);
+    if (cur && ((max_items > 0 && json_array_size(cur) >= max_items) ||
+                (max_bytes > 0 && bytes + sz > max_bytes))) {
+      cur = NULL;
+    }
+    if (!cur) {
+      json_t *b = json_object();
+      if (batch_input) json_object_set(b, "BatchInput", batch_input);
+      cur = json_array();
+      json_object_set_new(b, "Items", cur);
+      json_array_append_new(batches, b);
+      bytes = 0;
+    }
+    json_array_append(cur, it);
+    bytes += sz;
+  }
+  json_decref(batch_input);
+  json_decref(items);
+  return batches;
+fail:
+  json_decref(items);
+  return NULL;
+}
+
+static void run_map(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  fault_t e = FAULT_INIT;
+  if (!prepare_input(f, false, &e)) goto fail;
+  kids_reset(f);
+  double conc = 0;
+  if (st->max_concurrency.present &&
+      !map_int_field(f, &st->max_concurrency, "MaxConcurrency", true, &conc,
+                     &e))
+    goto fail;
+  f->tolerate = false;
+  f->tol_pct = 0;
+  f->tol_count = -1;
+  if (st->tolerated_pct.present) {
+    double v;
+    if (!map_int_field(f, &st->tolerated_pct, "ToleratedFailurePercentage",
+                       false, &v, &e))
+      goto fail;
+    if (v < 0 || v > 100) {
+      fault_runtime(&e, "ToleratedFailurePercentage must be between 0 and "
+                    "100.");
+      goto fail;
+    }
+    f->tolerate = true;
+    f->tol_pct = v;
+  }
+  if (st->tolerated_count.present) {
+    double v;
+    if (!map_int_field(f, &st->tolerated_count, "ToleratedFailureCount",
+                       true, &v, &e))
+      goto fail;
+    if (v < 0) {
+      fault_runtime(&e, "ToleratedFailureCount cannot be negative.");
+      goto fail;
+    }
+    f->tolerate = true;
+    f->tol_count = (int64_t)v;
+  }
+  json_t *items = map_items(f, &e);
+  if (!items) goto fail;
+  f->items = items;
+  f->total = json_array_size(items);
+  f->max_running = conc > 0 ? (size_t)conc : 0;
+  emit(f, "MapStateStarted", "mapStateStartedEventDetails",
+       keeps(f) ? json_pack("{sI}", "length", (json_int_t)f->total) : NULL);
+  f->kids = ms_calloc(f->total ? f->total : 1, sizeof *f->kids);
+  f->results = json_array();
+  for (size_t i = 0; i < f->total; i++)
+    json_array_append(f->results, json_null());
+  f->stage = AT_CHILDREN;
+  while (f->started < f->total && !fault_is_set(&f->child_fault) &&
+         (!f->max_running || f->running < f->max_running))
+    kid_start(f, f->started);
+  if (f->total == 0) {
+    f->stage = AT_CHILDREN_DONE;
+    make_ready(f);
+  }
+  return;
+fail:
+  state_fail(f, &e);
+  fault_clear(&e);
+}
+
+/* Start child i of f (a branch or an iteration). */
+static void kid_start(frame_t *f, size_t i) {
+  const mstate_t *st = &f->m->states[f->cur];
+  exec_t *x = f->x;
+  f->started++;
+  f->running++;
+  if (st->type == ST_PARALLEL) {
+    frame_t *k = frame_new(x, st->branches[i], f, i, f->effective);
+    f->kids[i] = k;
+    make_ready(k);
+    return;
+  }
+  json_t *item = json_array_get(f->items, i);
+  json_t *input = NULL;
+  if (st->parameters) {
+    json_t *ctx = json_copy(f->ctx);
+    json_object_set_new(ctx, "Map", json_pack("{s{sIsO}}", "Item", "Index",
+                                              (json_int_t)i, "Value", item));
+    jscope_t s = {f->effective, ctx, var_lookup, f};
+    fault_t e = FAULT_INIT;
+    input = tmpl_eval(st->parameters, &s, &e);
+    json_decref(ctx);
+    if (!input) {
+      /* the selector failed: the iteration fails with it */
+      if (e.in_state) {
+        char *c = ms_asprintf("An error occurred while executing the state "
+                              "'%s' (entered at the event id #%lld). %s",
+                              st->name, (long long)f->entered_id,
+                              e.cause ? e.cause : "");
+        free(e.cause);
+        e.cause = c;
+        e.in_state = false;
+      }
+      frame_t *k = frame_new(x, st->iterator, f, i, json_null());
+      f->kids[i] = k;
+      frame_finish(k, NULL, &e);
+      fault_clear(&e);
+      return;
+    }
+  } else {
+    input = json_incref(item);
+  }
+  frame_t *k = frame_new(x, st->iterator, f, i, input);
+  json_decref(input);
+  f->kids[i] = k;
+  emit(f, "MapIterationStarted", "mapIterationStartedEventDetails",
+       keeps(f) ? json_pack("{sssI}", "name", st->name, "index",
+                            (json_int_t)i) : NULL);
+  make_ready(k);
+}
+
+/* A child of f ended (output stolen, or fault). The child frame is freed
+ * by the caller. */
+static void kid_done(frame_t *f, size_t slot, json_t *output, fault_t *e) {
+  const mstate_t *st = &f->m->states[f->cur];
+  f->kids[slot] = NULL;
+  f->finished++;
+  f->running--;
+  if (st->type == ST_MAP) {
+    const char *t = e ? "MapIterationFailed" : "MapIterationSucceeded";
+    emit(f, t, e ? "mapIterationFailedEventDetails"
+                 : "mapIterationSucceededEventDetails",
+         keeps(f) ? json_pack("{sssI}", "name", st->name, "index",
+                              (json_int_t)slot) : NULL);
+  }
+  if (e) {
+    f->failures++;
+    bool over = true;
+    if (f->tolerate) {
+      over = false;
+      if (f->tol_count >= 0 && (int64_t)f->failures > f->tol_count)
+        over = true;
+      if (!over && f->total &&
+          (double)f->failures * 100.0 / (double)f->total > f->tol_pct &&
+          !(f->tol_count >= 0 && f->tol_pct == 0))
+        over = true;
+      if (over) {
+        fault_clear(e);
+        fault_set(e, "States.ExceedToleratedFailureThreshold",
+                  "The specified tolerated failure threshold was "
+                  "exceeded");
+      } else {
+        json_array_set_new(f->results, slot, error_output(e));
+      }
+    }
+    if (over) {
+      if (!fault_is_set(&f->child_fault)) {
+        f->child_fault.error = ms_strdup(e->error ? e->error : "");
+        f->child_fault.cause = e->cause ? ms_strdup(e->cause) : NULL;
+      }
+      kids_cancel(f);
+      f->stage = AT_CHILDREN_DONE;
+      make_ready(f);
+      return;
+    }
+  } else {
+    json_array_set_new(f->results, slot, output);
+  }
+  while (st->type == ST_MAP && f->started < f->total &&
+         (!f->max_running || f->running < f->max_running) &&
+         !fault_is_set(&f->child_fault))
+    kid_start(f, f->started);
+  if (f->finished == f->total) {
+    f->stage = AT_CHILDREN_DONE;
+    make_ready(f);
+  }
+}
+
+static void children_done(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  bool map = st->type == ST_MAP;
+  if (fault_is_set(&f->child_fault)) {
+    fault_t e = FAULT_INIT;
+    fault_move(&e, &f->child_fault);
+    emit(f, map ? "MapStateFailed" : "ParallelStateFailed",
+         NULL, NULL);
+    state_fail(f, &e);
+    fault_clear(&e);
+    return;
+  }
+  emit(f, map ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL, NULL);
+  json_t *results = json_incref(f->results);
+  state_result(f, results);
+}
+
+/* ---- frames end --------------------------------------------------------- */
+
+static void exec_end(exec_t *x, exec_status_t status, json_t *output,
+                     fault_t *e) {
+  x->status = status;
+  x->stop = now(x);
+  frame_t *top = x->top;
+  if (status == EXEC_SUCCEEDED) {
+    x->output = output;
+    emit(top, "ExecutionSucceeded", "executionSucceededEventDetails",
+         keeps(top) ? json_pack("{so,s{sb}}", "output", text_of(output),
+                                "outputDetails", "truncated", 0) : NULL);
+  } else {
+    json_decref(output);
+    fault_move(&x->fault, e);
+    const char *type = status == EXEC_TIMED_OUT ? "ExecutionTimedOut"
+                       : status == EXEC_ABORTED ? "ExecutionAborted"
+                       : "ExecutionFailed";
+    const char *key = status == EXEC_TIMED_OUT
+                          ? "executionTimedOutEventDetails"
+                      : status == EXEC_ABORTED ? "executionAbortedEventDetails"
+                      : "executionFailedEventDetails";
+    emit(top, type, key, keeps(top) ? fault_details(&x->fault) : NULL);
+  }
+}
+
+/* The frame ran to its end: output (stolen) or fault. */
+static void frame_finish(frame_t *f, json_t *output, fault_t *e) {
+  exec_t *x = f->x;
+  if (!f->parent) {
+    exec_end(x, e ? EXEC_FAILED : EXEC_SUCCEEDED, output, e);
+    return;
+  }
+  frame_t *p = f->parent;
+  p->last_id = f->last_id;
+  unqueue(f);
+  kid_done(p, f->slot, output, e);
+  frame_free(f);
+}
+
+/* ---- stepping --------------------------------------------------------- */
+
+static void enter_state(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  double t = now(f->x);
+  f->retry_count = 0;
+  context_enter(f, t);
+  emit_state(f, true, f->input);
+  switch (st->type) {
+  case ST_PASS: run_pass(f); break;
+  case ST_TASK: run_task(f); break;
+  case ST_CHOICE: run_choice(f); break;
+  case ST_WAIT: run_wait(f); break;
+  case ST_SUCCEED: {
+    fault_t e = FAULT_INIT;
+    if (!prepare_input(f, false, &e)) {
+      state_fail(f, &e);
+      fault_clear(&e);
+      break;
+    }
+    state_pass_on(f, NULL, -1, true);
+    break;
+  }
+  case ST_FAIL: run_fail(f); break;
+  case ST_PARALLEL:
+    run_parallel(f);
+    break;
+  case ST_MAP: run_map(f); break;
+  }
+}
+
+static void frame_step(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  switch (f->stage) {
+  case AT_ENTER:
+    enter_state(f);
+    break;
+  case AT_WAIT_DONE:
+    state_pass_on(f, NULL, st->next, st->end);
+    break;
+  case AT_RETRY:
+    context_retry(f);
+    if (st->type == ST_TASK) run_task(f);
+    else if (st->type == ST_PARALLEL) run_parallel(f);
+    else run_map(f);
+    break;
+  case AT_CHILDREN:
+    break; /* woken by a child; nothing to do until they finish */
+  case AT_CHILDREN_DONE:
+    children_done(f);
+    break;
+  }
+}
+
+/* Move frames whose timers are due to the run queue. */
+static void wake_due(exec_t *x, double t) {
+  frame_t *f = x->sleepers;
+  while (f) {
+    frame_t *next = f->qnext;
+    if (f->wake <= t) make_ready(f);
+    f = next;
+  }
+}
+
+static double next_wake(const exec_t *x) {
+  double w = INFINITY;
+  for (const frame_t *f = x->sleepers; f; f = f->qnext)
+    if (f->wake < w) w = f->wake;
+  return w;
+}
+
+static void time_out(exec_t *x) {
+  fault_t e = FAULT_INIT;
+  fault_set(&e, "States.Timeout", NULL);
+  kids_cancel(x->top);
+  unqueue(x->top);
+  exec_end(x, EXEC_TIMED_OUT, NULL, &e);
+  fault_clear(&e);
+}
+
+bool exec_step(exec_t *x) {
+  if (x->status != EXEC_RUNNING) return false;
+  if (!x->ready_head) {
+    double w = next_wake(x);
+    if (w == INFINITY) {
+      fault_t e = FAULT_INIT;
+      fault_set(&e, "States.Runtime", "the execution has nothing to run");
+      exec_end(x, EXEC_FAILED, NULL, &e);
+      fault_clear(&e);
+      return false;
+    }
+    if (x->deadline > 0 && w > x->deadline) w = x->deadline;
+    if (x->virtual_clock) {
+      if (w > x->vnow) x->vnow = w;
+    } else {
+      double t = wall_now();
+      if (w > t) {
+        double d = w - t;
+        struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
+        nanosleep(&ts, NULL);
+      }
+    }
+    if (x->deadline > 0 && now(x) >= x->deadline) {
+      time_out(x);
+      return false;
+    }
+    wake_due(x, now(x));
+    return true;
+  }
+  if (x->deadline > 0 && now(x) >= x->deadline) {
+    time_out(x);
+    return false;
+  }
+  frame_t *f = x->ready_head;
+  unqueue(f);
+  frame_step(f);
+  return x->status == EXEC_RUNNING;
+}
+
+exec_status_t exec_run(exec_t *x) {
+  while (exec_step(x)) {
+  }
+  return x->status;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
+  exec_t *x = ms_calloc(1, sizeof *x);
+  x->m = m;
+  x->tasks = o->tasks;
+  x->virtual_clock = o->virtual_clock;
+  x->express = o->express;
+  x->rng = seed();
+  x->name = o->name ? ms_strdup(o->name) : uuid4(&x->rng);
+  const char *mname = o->machine_name ? o->machine_name : "moonstep";
+  x->machine_arn = ms_asprintf("arn:aws:states:us-east-1:123456789012:"
+                               "stateMachine:%s", mname);
+  x->arn = ms_asprintf("arn:aws:states:us-east-1:123456789012:%s:%s:%s",
+                       o->express ? "express" : "execution", mname, x->name);
+  x->input = json_incref(input);
+  x->status = EXEC_RUNNING;
+  x->start = wall_now();
+  x->vnow = x->start;
+  if (m->timeout_seconds.present && m->timeout_seconds.value > 0)
+    x->deadline = x->start + m->timeout_seconds.value;
+  history_init(&x->hist, !o->express);
+  x->ctx_execution = json_object();
+  json_object_set_new(x->ctx_execution, "Id", json_string(x->arn));
+  json_object_set(x->ctx_execution, "Input", input);
+  json_object_set_new(x->ctx_execution, "Name", json_string(x->name));
+  json_object_set_new(x->ctx_execution, "RoleArn",
+                      json_string("arn:aws:iam::123456789012:role/moonstep"));
+  json_object_set_new(x->ctx_execution, "StartTime", time_string(x->start));
+  json_object_set_new(x->ctx_execution, "RedriveCount", json_integer(0));
+  x->ctx_machine = json_pack("{ssss}", "Id", x->machine_arn, "Name", mname);
+  x->top = frame_new(x, m, NULL, 0, input);
+  emit(x->top, "ExecutionStarted", "executionStartedEventDetails",
+       history_keeps(&x->hist)
+           ? json_pack("{so,s{sb},ss}", "input", text_of(input),
+                       "inputDetails", "truncated", 0, "roleArn",
+                       "arn:aws:iam::123456789012:role/moonstep")
+           : NULL);
+  make_ready(x->top);
+  return x;
+}
+
+void exec_free(exec_t *x) {
+  if (!x) return;
+  frame_free(x->top);
+  json_decref(x->input);
+  json_decref(x->output);
+  fault_clear(&x->fault);
+  history_free(&x->hist);
+  json_decref(x->ctx_execution);
+  json_decref(x->ctx_machine);
+  free(x->name);
+  free(x->arn);
+  free(x->machine_arn);
+  free(x);
+}
+
+exec_status_t exec_status(const exec_t *x) { return x->status; }
+
+const char *exec_status_name(exec_status_t s) {
+  static const char *names[] = {"RUNNING", "SUCCEEDED", "FAILED",
+                                "TIMED_OUT", "ABORTED"};
+  return names[s];
+}
+
+json_t *exec_describe(const exec_t *x) {
+  json_t *d = json_object();
+  json_object_set_new(d, "executionArn", json_string(x->arn));
+  json_object_set_new(d, "stateMachineArn", json_string(x->machine_arn));
+  json_object_set_new(d, "name", json_string(x->name));
+  json_object_set_new(d, "status",
+                      json_string(exec_status_name(x->status)));
+  json_object_set_new(d, "startDate", time_string(x->start));
+  if (x->status != EXEC_RUNNING)
+    json_object_set_new(d, "stopDate", time_string(x->stop));
+  json_object_set(d, "input", x->input);
+  if (x->status == EXEC_SUCCEEDED) {
+    json_object_set(d, "output", x->output);
+  } else if (x->status != EXEC_RUNNING) {
+    if (x->fault.error && *x->fault.error)
+      json_object_set_new(d, "error", json_string(x->fault.error));
+    if (x->fault.cause)
+      json_object_set_new(d, "cause", json_string(x->fault.cause));
+  }
+  return d;
+}
+
+json_t *exec_history_peek(const exec_t *x) {
+  return x->hist.events;
+}
