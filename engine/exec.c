@@ -593,7 +593,22 @@ static bool num_value(const frame_t *f, const num_field_t *n, double *out,
   jscope_t s = scope_of(f, f->effective);
   json_t *v = jpath_eval(n->path, &s, NULL);
   *found = v;
+  if (v && json_is_string(v)) {
+    /* AWS reads a numeric string as the number it spells ("1") */
+    const char *t = json_string_value(v);
+    char *end;
+    double d = strtod(t, &end);
+    if (end != t && !*end && isfinite(d)) {
+      *out = d;
+      return true;
+    }
+    return false;
+  }
   return v && jsonx_number(v, out);
+}
+
+static bool is_integral(double d) {
+  return d == floor(d) && fabs(d) < 9.2e18;
 }
 
 static void run_task(frame_t *f) {
@@ -865,7 +880,8 @@ static bool map_int_field(frame_t *f, const num_field_t *n,
                           fault_t *e) {
   json_t *found;
   if (num_value(f, n, out, &found) &&
-      (!integral || !n->path || json_is_integer(found))) {
+      (!integral || !n->path || json_is_integer(found) ||
+       (json_is_string(found) && is_integral(*out)))) {
     json_decref(found);
     return true;
   }

@@ -23,7 +23,9 @@ const char *jexpr_text(const jexpr_t *e);
 /* Evaluate. New reference, or NULL with f set. field names the ".$" key for
  * messages (may be NULL). A path that selects nothing is States.Runtime:
  * "The JSONPath '$.x' specified for the field 'y.$' could not be found in
- * the input '<input>'". */
+ * the input '<input>'" (without field: "The JSONPath '$.x' could not be
+ * found in the input '<input>'"). <input> is s->input, compact, for every
+ * root ($, $$ and $var), as AWS prints it. */
 json_t *jexpr_eval(const jexpr_t *e, const jscope_t *s, const char *field,
                    fault_t *f);
 
@@ -31,7 +33,15 @@ json_t *jexpr_eval(const jexpr_t *e, const jscope_t *s, const char *field,
  * returns NULL only when nothing usable could be built. */
 tmpl_t *tmpl_compile(json_t *tpl, const char *ptr, diags_t *d);
 void tmpl_free(tmpl_t *t);
-/* Evaluate into a new value; NULL with f set on failure. */
+/* Compile an Assign object (a state's or a Catcher's): tmpl_compile plus
+ * the checks on variable names (the key without ".$"): non-empty, at most
+ * 80 characters, letters, digits and '_' (non-ASCII letters allowed), not
+ * starting with a digit. A non-object is a diag and NULL. */
+tmpl_t *tmpl_compile_assign(json_t *tpl, const char *ptr, diags_t *d);
+/* Evaluate into a new value; NULL with f set on failure. The result shares
+ * the template's literal subtrees and the values paths select (json_incref,
+ * not copies): treat it as immutable, or json_deep_copy before changing it
+ * in place. A missing path's field in the message is the ".$" key. */
 json_t *tmpl_eval(const tmpl_t *t, const jscope_t *s, fault_t *f);
 
 #endif

@@ -1,0 +1,417 @@
+/* lmoonstep.c - the `moonstep` Lua C module (luaopen_moonstep), loaded by
+ * `require "moonstep"` from moonstep.so.
+ *
+ * A thin layer over the public API in moonstep.h and the JSON bridge in
+ * luabridge.c: moonstep.json (decode/encode/null/array/equal), run,
+ * validate, eval, engine (a userdata reusing one engine across runs) and
+ * version. State lives in userdata and the registry, never in globals.
+ * Programming errors (bad arguments, unconvertible values) raise; an
+ * invalid definition or a failed eval returns nil plus the reason.
+ */
+#include "moonstep.h"
+#include "luabridge.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENGINE_MT "moonstep.engine"
+
+typedef struct engine_box {
+  ms_engine_t *e;  /* NULL once closed */
+} engine_box_t;
+
+/* ---- helpers --------------------------------------------------------- */
+
+/* Convert the value at idx or raise "who: message". New reference. */
+static json_t *check_json(lua_State *L, int idx, const char *who) {
+  char *err = NULL;
+  json_t *v = luabridge_to_json(L, idx, &err);
+  if (!v) {
+    lua_pushfstring(L, "%s: %s", who, err ? err : "conversion failed");
+    free(err);
+    lua_error(L);
+  }
+  return v;
+}
+
+/* Convert the values at idx[0..n) into out[0..n) (absent -> NULL unless
+ * nil_null), raising after releasing what was already converted. */
+static void check_jsons(lua_State *L, const int *idx, json_t **out, int n,
+                        const char *who) {
+  for (int i = 0; i < n; i++) {
+    out[i] = NULL;
+    if (idx[i] == 0) continue;
+    char *err = NULL;
+    out[i] = luabridge_to_json(L, idx[i], &err);
+    if (!out[i]) {
+      for (int j = 0; j < i; j++) json_decref(out[j]);
+      lua_pushfstring(L, "%s: %s", who, err ? err : "conversion failed");
+      free(err);
+      lua_error(L);
+    }
+  }
+}
+
+/* The definition at idx as JSON text: a string as is, a table converted
+ * and printed (pretty, so diagnostics have useful line numbers). The text
+ * is left in slot idx, so it lives as long as the call. */
+static const char *check_definition(lua_State *L, int idx, size_t *len,
+                                    const char *who) {
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    json_t *v = check_json(L, idx, who);
+    char *text = jsonx_dump(v, JSONX_PRETTY);
+    json_decref(v);
+    lua_pushstring(L, text);
+    free(text);
+    lua_replace(L, idx);
+  } else if (lua_type(L, idx) != LUA_TSTRING) {
+    luaL_typeerror(L, idx, "JSON text or table");
+  }
+  return lua_tolstring(L, idx, len);
+}
+
+/* opts[field] as a string (left on the stack) or NULL when absent. */
+static const char *opt_string(lua_State *L, int opts, const char *field) {
+  if (opts == 0) return NULL;
+  int t = lua_getfield(L, opts, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (t != LUA_TSTRING)
+    luaL_error(L, "option '%s' must be a string (got %s)", field,
+               luaL_typename(L, -1));
+  return lua_tostring(L, -1);
+}
+
+static bool opt_bool(lua_State *L, int opts, const char *field) {
+  if (opts == 0) return false;
+  lua_getfield(L, opts, field);
+  bool b = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return b;
+}
+
+/* Index of an optional options table at idx, 0 when absent. */
+static int opt_table(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return 0;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  return lua_absindex(L, idx);
+}
+
+static void push_array_mt(lua_State *L) {
+  luaL_getmetatable(L, LUABRIDGE_ARRAY_MT);
+}
+
+/* Push diagnostics as an array of {pointer, message, line, col, warning}. */
+static void push_diags(lua_State *L, const diags_t *d) {
+  lua_createtable(L, (int)d->n, 0);
+  for (size_t i = 0; i < d->n; i++) {
+    const diag_t *g = &d->v[i];
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, g->ptr ? g->ptr : "");
+    lua_setfield(L, -2, "pointer");
+    lua_pushstring(L, g->msg ? g->msg : "");
+    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, g->line);
+    lua_setfield(L, -2, "line");
+    lua_pushinteger(L, g->col);
+    lua_setfield(L, -2, "col");
+    lua_pushboolean(L, g->warning);
+    lua_setfield(L, -2, "warning");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  push_array_mt(L);
+  lua_setmetatable(L, -2);
+}
+
+/* ---- moonstep.json --------------------------------------------------- */
+
+static int j_decode(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  char *err = NULL;
+  json_t *v = jsonx_parse(text, len, &err);
+  if (!v) {
+    lua_pushfstring(L, "json.decode: %s", err ? err : "invalid JSON");
+    free(err);
+    return lua_error(L);
+  }
+  luabridge_push(L, v);
+  json_decref(v);
+  return 1;
+}
+
+static int j_encode(lua_State *L) {
+  luaL_checkany(L, 1);
+  int opts = opt_table(L, 2);
+  int flags = JSONX_COMPACT;
+  if (opt_bool(L, opts, "pretty")) flags |= JSONX_PRETTY;
+  if (opt_bool(L, opts, "sort")) flags |= JSONX_SORT;
+  if (opt_bool(L, opts, "spaced")) flags |= JSONX_SPACED;
+  json_t *v = check_json(L, 1, "json.encode");
+  char *text = jsonx_dump(v, flags);
+  json_decref(v);
+  lua_pushstring(L, text);
+  free(text);
+  return 1;
+}
+
+static int j_array(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_settop(L, 0);
+    lua_newtable(L);
+  }
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  push_array_mt(L);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+static int j_equal(lua_State *L) {
+  luaL_checkany(L, 1);
+  luaL_checkany(L, 2);
+  int idx[2] = {1, 2};
+  json_t *v[2];
+  check_jsons(L, idx, v, 2, "json.equal");
+  bool eq = jsonx_equal(v[0], v[1]);
+  json_decref(v[0]);
+  json_decref(v[1]);
+  lua_pushboolean(L, eq);
+  return 1;
+}
+
+static const luaL_Reg json_funcs[] = {
+  {"decode", j_decode},
+  {"encode", j_encode},
+  {"array", j_array},
+  {"equal", j_equal},
+  {NULL, NULL},
+};
+
+static void push_json_lib(lua_State *L) {
+  luaL_newlib(L, json_funcs);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
+  push_array_mt(L);
+  lua_setfield(L, -2, "array_mt");
+}
+
+/* ---- engines and runs ------------------------------------------------ */
+
+/* Push a new, empty engine userdata, then create its engine from the
+ * options table at opts (0: defaults). Raises on failure (the userdata is
+ * collected). */
+static engine_box_t *push_engine(lua_State *L, int opts, const char *who) {
+  const char *tasks_dir = opt_string(L, opts, "tasks_dir");
+  bool vclock = opt_bool(L, opts, "virtual_clock");
+  engine_box_t *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->e = NULL;
+  luaL_setmetatable(L, ENGINE_MT);
+  char *err = NULL;
+  ms_options_t o = {tasks_dir ? tasks_dir : "tasks", vclock};
+  b->e = ms_engine_new(&o, &err);
+  if (!b->e) {
+    lua_pushfstring(L, "%s: %s", who, err ? err : "cannot create engine");
+    free(err);
+    lua_error(L);
+  }
+  return b;
+}
+
+static void engine_close(engine_box_t *b) {
+  if (b->e) ms_engine_free(b->e);
+  b->e = NULL;
+}
+
+/* Run definition (at def) on input (at in) with run options (at opts,
+ * 0: none) in engine e. Pushes the DescribeExecution-shaped table, or nil
+ * and the diagnostics when the definition is invalid. */
+static int run_in(lua_State *L, ms_engine_t *e, int def, int in, int opts,
+                  const char *who) {
+  size_t len;
+  const char *text = check_definition(L, def, &len, who);
+  ms_run_options_t ro = {
+    .name = opt_string(L, opts, "name"),
+    .express = opt_bool(L, opts, "express"),
+    .machine_name = opt_string(L, opts, "machine_name"),
+  };
+  json_t *input;
+  if (opt_bool(L, opts, "input_text")) {
+    size_t n;
+    const char *s = luaL_checklstring(L, in, &n);
+    char *err = NULL;
+    input = jsonx_parse(s, n, &err);
+    if (!input) {
+      lua_pushfstring(L, "%s: input: %s", who, err ? err : "invalid JSON");
+      free(err);
+      return lua_error(L);
+    }
+  } else if (lua_isnoneornil(L, in)) {
+    input = json_object();  /* StartExecution's default input is {} */
+  } else {
+    input = check_json(L, in, who);
+  }
+
+  diags_t d;
+  diags_init(&d);
+  ms_machine_t *m = ms_machine_load(text, len, &d);
+  if (!m) {
+    json_decref(input);
+    lua_pushnil(L);
+    push_diags(L, &d);
+    diags_free(&d);
+    return 2;
+  }
+  diags_free(&d);
+  json_t *r = ms_run(e, m, input, &ro);
+  ms_machine_free(m);
+  json_decref(input);
+  if (!r) return luaL_error(L, "%s: the engine failed to run", who);
+  luabridge_push(L, r);
+  json_decref(r);
+  return 1;
+}
+
+/* moonstep.run(definition, input [, opts]) */
+static int l_run(lua_State *L) {
+  int opts = opt_table(L, 3);
+  lua_settop(L, 3);
+  engine_box_t *b = push_engine(L, opts, "moonstep.run");
+  int nres = run_in(L, b->e, 1, 2, opts, "moonstep.run");
+  engine_close(b);
+  return nres;
+}
+
+/* moonstep.engine([opts]) */
+static int l_engine(lua_State *L) {
+  int opts = opt_table(L, 1);
+  push_engine(L, opts, "moonstep.engine");
+  return 1;
+}
+
+static engine_box_t *check_engine(lua_State *L) {
+  return luaL_checkudata(L, 1, ENGINE_MT);
+}
+
+/* engine:run(definition, input [, opts]) */
+static int engine_run(lua_State *L) {
+  engine_box_t *b = check_engine(L);
+  luaL_argcheck(L, b->e != NULL, 1, "engine is closed");
+  int opts = opt_table(L, 4);
+  lua_settop(L, 4);
+  return run_in(L, b->e, 2, 3, opts, "engine:run");
+}
+
+static int engine_gc(lua_State *L) {
+  engine_close(check_engine(L));
+  return 0;
+}
+
+static int engine_tostring(lua_State *L) {
+  engine_box_t *b = check_engine(L);
+  if (b->e) lua_pushfstring(L, "moonstep.engine (%p)", (void *)b->e);
+  else lua_pushliteral(L, "moonstep.engine (closed)");
+  return 1;
+}
+
+static const luaL_Reg engine_methods[] = {
+  {"run", engine_run},
+  {"close", engine_gc},
+  {NULL, NULL},
+};
+
+static const luaL_Reg engine_meta[] = {
+  {"__gc", engine_gc},
+  {"__close", engine_gc},
+  {"__tostring", engine_tostring},
+  {"__index", NULL},  /* placeholder, set below */
+  {NULL, NULL},
+};
+
+/* ---- validate and eval ----------------------------------------------- */
+
+/* moonstep.validate(definition) -> true|false, diagnostics */
+static int l_validate(lua_State *L) {
+  size_t len;
+  lua_settop(L, 1);
+  const char *text = check_definition(L, 1, &len, "moonstep.validate");
+  diags_t d;
+  diags_init(&d);
+  ms_machine_t *m = ms_machine_load(text, len, &d);
+  lua_pushboolean(L, m != NULL);
+  if (m) ms_machine_free(m);
+  push_diags(L, &d);
+  diags_free(&d);
+  return 2;
+}
+
+/* moonstep.eval(expr, input [, {context=, vars=}]) -> value | nil, error,
+ * cause */
+static int l_eval(lua_State *L) {
+  const char *expr = luaL_checkstring(L, 1);
+  int opts = opt_table(L, 3);
+  lua_settop(L, 3);
+  int idx[3] = {2, 0, 0};
+  if (opts) {
+    if (lua_getfield(L, opts, "context") != LUA_TNIL) idx[1] = 4;
+    if (lua_getfield(L, opts, "vars") != LUA_TNIL) idx[2] = 5;
+  }
+  json_t *v[3];
+  check_jsons(L, idx, v, 3, "moonstep.eval");
+  fault_t f = FAULT_INIT;
+  json_t *r = ms_eval(expr, v[0], v[1], v[2], &f);
+  for (int i = 0; i < 3; i++) json_decref(v[i]);
+  if (r) {
+    fault_clear(&f);
+    luabridge_push(L, r);
+    json_decref(r);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushstring(L, f.error ? f.error : "States.Runtime");
+  if (f.cause) lua_pushstring(L, f.cause);
+  else lua_pushnil(L);
+  fault_clear(&f);
+  return 3;
+}
+
+/* ---- the module ------------------------------------------------------ */
+
+static const luaL_Reg ms_funcs[] = {
+  {"run", l_run},
+  {"engine", l_engine},
+  {"validate", l_validate},
+  {"eval", l_eval},
+  {NULL, NULL},
+};
+
+static void init_metatables(lua_State *L) {
+  luabridge_init(L);
+  if (luaL_newmetatable(L, ENGINE_MT)) {
+    luaL_setfuncs(L, engine_meta, 0);
+    luaL_newlib(L, engine_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+}
+
+int luaopen_moonstep(lua_State *L) {
+  init_metatables(L);
+  luaL_newlib(L, ms_funcs);
+  push_json_lib(L);
+  lua_setfield(L, -2, "json");
+  lua_pushliteral(L, MS_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
+
+/* require "moonstep.json" finds this in moonstep.so (Lua's all-in-one
+ * loader): a table with the same functions as moonstep.json. */
+int luaopen_moonstep_json(lua_State *L) {
+  init_metatables(L);
+  push_json_lib(L);
+  return 1;
+}

@@ -1,0 +1,71 @@
+/* luahost.h - the lua_State that runs Task handlers.
+ *
+ * One host per engine: a lua_State with the standard libraries, a
+ * package.path that reaches the tasks folder and the repo's lua/ folder,
+ * a cache of handler modules (each file loaded once, "warm", into its own
+ * environment table so one handler's globals never leak into another's,
+ * reloaded when the file's mtime or size changes), protected calls with a
+ * traceback, and a deadline enforced by a count hook. It knows nothing of
+ * JSON or ASL; task.c maps results and errors to the workflow's terms.
+ */
+#ifndef MS_LUAHOST_H
+#define MS_LUAHOST_H
+
+#include <lua.h>
+
+typedef struct luahost luahost_t;
+
+/* Outcome of luahost_module / luahost_call. */
+enum {
+  LUAHOST_OK = 0,
+  LUAHOST_NOT_FOUND,  /* no TASKS_DIR/NAME.lua nor NAME/init.lua */
+  LUAHOST_BAD_NAME,   /* name is not [A-Za-z0-9_-] segments joined by '.' */
+  LUAHOST_SYNTAX,     /* the file does not compile (or cannot be read) */
+  LUAHOST_INIT_ERROR, /* running the file's main chunk raised an error */
+  LUAHOST_ERROR,      /* the called function raised an error */
+  LUAHOST_TIMEOUT,    /* the deadline passed while Lua code ran */
+};
+
+/* New host over tasks_dir (copied). package.path starts with
+ * TASKS_DIR/?.lua;TASKS_DIR/?/init.lua, then $MOONSTEP_HOME/lua (if set)
+ * and ./lua, then Lua's default; package.cpath adds $MOONSTEP_HOME/build
+ * and ./build (for require "moonstep"). NULL + *err (malloc'd). */
+luahost_t *luahost_new(const char *tasks_dir, char **err);
+void luahost_free(luahost_t *h);
+
+lua_State *luahost_state(luahost_t *h);
+const char *luahost_dir(const luahost_t *h);
+
+/* Push the module table of name ("Hello", or "util.text" for
+ * TASKS_DIR/util/text.lua) and return LUAHOST_OK. The file's main chunk
+ * runs once with _ENV = a fresh table whose __index is _G; the module is
+ * what the chunk returns if that is a table, else that environment table
+ * (so a file may just define a global `handler`). A stat per call detects
+ * a changed file. On failure pushes nothing and sets *msg (malloc'd). The
+ * chunk runs under the current deadline. */
+int luahost_module(luahost_t *h, const char *name, char **msg);
+
+/* Field fname of the module at the top of the stack, pushed. For a module
+ * that is its environment table the lookup is raw (no fallback to _G). */
+void luahost_field(luahost_t *h, const char *fname);
+
+/* Drop cached modules so the next use reloads (name NULL: all). */
+void luahost_forget(luahost_t *h, const char *name);
+
+/* Monotonic clock in seconds. */
+double luahost_now(void);
+
+/* Deadline (luahost_now() scale) for the following calls; 0 = none. */
+void luahost_set_deadline(luahost_t *h, double deadline);
+
+/* Milliseconds left before the deadline (0 if past); -1 if none. */
+long long luahost_remaining_ms(const luahost_t *h);
+
+/* Call the function below nargs arguments on the stack, protected, with
+ * one result. LUAHOST_OK: the result is pushed. LUAHOST_ERROR: the error
+ * value is pushed and *trace gets the traceback (malloc'd, may be NULL).
+ * LUAHOST_TIMEOUT: nothing is pushed (a handler that swallows the timeout
+ * error is interrupted again every few thousand instructions). */
+int luahost_call(luahost_t *h, int nargs, char **trace);
+
+#endif

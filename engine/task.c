@@ -1,0 +1,676 @@
+/* task.c - Task resources that reach a Lua function, called the way Lambda
+ * calls a handler, with Lambda's results and errors as Step Functions sees
+ * them. Resource kinds are rows of one table (prefix -> kind -> runner).
+ *
+ * Decisions (AWS has no Lua runtime; these follow the recorded Python
+ * runtime and document where Lua differs):
+ *  - error({errorType=, errorMessage=[, stackTrace=]}) -> Error = errorType,
+ *    Cause = {"errorMessage", "errorType", "requestId", "stackTrace"} as
+ *    JSON text, spaced (Python's ", " / ": ") for function-ARN and lua:
+ *    tasks, compact for lambda:invoke. A table without either field: type
+ *    "Error", message its compact JSON. stackTrace, unless given, is the
+ *    Lua traceback's lines (frames of C functions dropped).
+ *  - error("text") or any other value -> errorType "Error", errorMessage
+ *    the text (Lua's "file:line:" prefix is kept: it says where).
+ *  - No file for the function -> Lambda.ResourceNotFoundException worded
+ *    as Lambda's 404; the file does not compile ->
+ *    Runtime.UserCodeSyntaxError; its main chunk raises ->
+ *    Runtime.ImportModuleError; no such function in the module ->
+ *    Runtime.HandlerNotFound; a result that is not JSON (a function, a
+ *    cycle) -> Runtime.MarshalError. All carry Lambda's error JSON.
+ *  - Timeout -> States.Timeout with no Cause (AWS prints null).
+ *  - A result over MS_PAYLOAD_MAX -> States.DataLimitExceeded naming the
+ *    resource ('lambda' for lambda:invoke, as AWS does).
+ *  - Request ids are UUID-shaped, derived from $$.Execution.Id and a per-host
+ *    counter, so a run is reproducible; dates come from $$.State.EnteredTime
+ *    when given. Region/account default to those of $$.Execution.Id, else
+ *    us-east-1 / 123456789012.
+ */
+#include "task.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "luabridge.h"
+#include "luahost.h"
+
+#define DEFAULT_REGION  "us-east-1"
+#define DEFAULT_ACCOUNT "123456789012"
+#define MEMORY_MB       128     /* what context.memory_limit_in_mb says */
+#define NO_DEADLINE_MS  900000  /* Lambda's longest timeout, 15 minutes */
+#define INVOKE_ARN      "arn:aws:states:::lambda:invoke"
+#define TOKEN_SUFFIX    ".waitForTaskToken"
+
+struct task_host {
+  luahost_t *lh;
+  uint64_t ncalls;  /* feeds request ids */
+};
+
+/* A resolved function: where to find it and how Lambda would name it. */
+typedef struct fn {
+  char *module;       /* module name under the tasks folder */
+  const char *field;  /* function in the module */
+  char *name;         /* Lambda function name (= module for lambda) */
+  char *arn;          /* invoked ARN (with ":QUALIFIER" if any) */
+  char *qualifier;    /* NULL: $LATEST */
+} fn_t;
+
+typedef struct call {  /* one invocation's derived values */
+  char reqid[40];
+  time_t when;
+  char region[32], account[32];
+} call_t;
+
+static void fn_free(fn_t *fn) {
+  free(fn->module);
+  free(fn->name);
+  free(fn->arn);
+  free(fn->qualifier);
+}
+
+/* ---- resource table ---------------------------------------------------- */
+
+static bool starts(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool is_lambda_arn(const char *r) {
+  /* arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:Q] */
+  if (!starts(r, "arn:")) return false;
+  const char *p = strchr(r + 4, ':');
+  return p && starts(p, ":lambda:") && strstr(p, ":function:") != NULL;
+}
+
+static bool is_invoke(const char *r) {
+  return strcmp(r, INVOKE_ARN) == 0 || strcmp(r, INVOKE_ARN TOKEN_SUFFIX) == 0;
+}
+
+static bool is_lua(const char *r) { return starts(r, "lua:") && r[4]; }
+
+static const struct {
+  bool (*match)(const char *resource);
+  task_kind_t kind;
+} kinds[] = {
+  {is_invoke, TASK_LAMBDA_INVOKE},
+  {is_lambda_arn, TASK_LAMBDA_ARN},
+  {is_lua, TASK_LUA},
+};
+
+task_kind_t task_kind(const char *resource) {
+  if (!resource) return TASK_UNKNOWN;
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (kinds[i].match(resource)) return kinds[i].kind;
+  return TASK_UNKNOWN;
+}
+
+/* ---- host -------------------------------------------------------------- */
+
+task_host_t *task_host_new(const char *tasks_dir, char **err) {
+  luahost_t *lh = luahost_new(tasks_dir, err);
+  if (!lh) return NULL;
+  luabridge_init(luahost_state(lh));
+  task_host_t *h = ms_calloc(1, sizeof *h);
+  h->lh = lh;
+  return h;
+}
+
+void task_host_free(task_host_t *h) {
+  if (!h) return;
+  luahost_free(h->lh);
+  free(h);
+}
+
+/* ---- derived values: request id, time, region ------------------------ */
+
+static uint64_t mix(uint64_t *x) {  /* splitmix64 */
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static uint64_t hash(const char *s) {  /* FNV-1a */
+  uint64_t x = 0xcbf29ce484222325ULL;
+  for (; s && *s; s++) x = (x ^ (unsigned char)*s) * 0x100000001b3ULL;
+  return x;
+}
+
+static const char *ctx_str(const json_t *ctx, const char *obj,
+                           const char *key) {
+  return json_string_value(json_object_get(json_object_get(ctx, obj), key));
+}
+
+/* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS...", or -1. */
+static time_t parse_time(const char *s) {
+  struct tm tm = {0};
+  if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    return (time_t)-1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return timegm(&tm);
+}
+
+/* Copy the n-th ':'-separated field of s (n from 0) into out. */
+static bool arn_field(const char *s, int n, char *out, size_t cap) {
+  for (; n > 0 && s; n--) {
+    s = strchr(s, ':');
+    if (s) s++;
+  }
+  if (!s) return false;
+  size_t len = strcspn(s, ":");
+  if (len == 0 || len >= cap) return false;
+  memcpy(out, s, len);
+  out[len] = '\0';
+  return true;
+}
+
+static void call_init(task_host_t *h, const task_call_t *c, call_t *k) {
+  const char *eid = ctx_str(c->context, "Execution", "Id");
+  uint64_t x = hash(eid) ^ (++h->ncalls * 0x2545f4914f6cdd1dULL);
+  uint64_t a = mix(&x), b = mix(&x);
+  snprintf(k->reqid, sizeof k->reqid,
+           "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
+           (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
+           (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
+           (unsigned long long)(b & 0xffffffffffffULL));
+  k->when = parse_time(ctx_str(c->context, "State", "EnteredTime"));
+  if (k->when == (time_t)-1)
+    k->when = parse_time(ctx_str(c->context, "Execution", "StartTime"));
+  if (k->when == (time_t)-1) k->when = time(NULL);
+  if (!eid || !arn_field(eid, 3, k->region, sizeof k->region) ||
+      !arn_field(eid, 4, k->account, sizeof k->account)) {
+    strcpy(k->region, DEFAULT_REGION);
+    strcpy(k->account, DEFAULT_ACCOUNT);
+  }
+}
+
+/* ---- function names ---------------------------------------------------- */
+
+static bool name_ok(const char *s) {
+  if (!*s) return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+          (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+      return false;
+  return true;
+}
+
+/* Resolve a FunctionName: NAME[:Q], ACCOUNT:function:NAME[:Q] or a full
+ * ARN. qualifier (may be NULL) applies when the name carries none. */
+static bool fn_resolve(fn_t *fn, const char *fname, const char *qualifier,
+                       const call_t *k) {
+  char part[32] = "aws", region[32], account[32], name[128], q[128] = "";
+  strcpy(region, k->region);
+  strcpy(account, k->account);
+  int nf = 1;
+  for (const char *p = fname; *p; p++) nf += *p == ':';
+  bool ok;
+  if (starts(fname, "arn:")) {
+    ok = (nf == 7 || nf == 8) && arn_field(fname, 1, part, sizeof part) &&
+         arn_field(fname, 3, region, sizeof region) &&
+         arn_field(fname, 4, account, sizeof account) &&
+         strstr(fname, ":lambda:") && strstr(fname, ":function:") &&
+         arn_field(fname, 6, name, sizeof name) &&
+         (nf == 7 || arn_field(fname, 7, q, sizeof q));
+  } else if (strstr(fname, ":function:")) {
+    ok = (nf == 3 || nf == 4) &&
+         arn_field(fname, 0, account, sizeof account) &&
+         arn_field(fname, 2, name, sizeof name) &&
+         (nf == 3 || arn_field(fname, 3, q, sizeof q));
+  } else {
+    ok = (nf == 1 || nf == 2) && arn_field(fname, 0, name, sizeof name) &&
+         (nf == 1 || arn_field(fname, 1, q, sizeof q));
+  }
+  if (!ok || !name_ok(name)) return false;
+  if (!*q && qualifier && *qualifier) snprintf(q, sizeof q, "%s", qualifier);
+  fn->module = ms_strdup(name);
+  fn->name = ms_strdup(name);
+  fn->field = "handler";
+  fn->qualifier = *q ? ms_strdup(q) : NULL;
+  fn->arn = ms_asprintf("arn:%s:lambda:%s:%s:function:%s%s%s", part, region,
+                        account, name, *q ? ":" : "", q);
+  return true;
+}
+
+/* ---- Lambda's error JSON ---------------------------------------------- */
+
+/* Fault with Error = type and Cause = Lambda's error JSON. */
+static void lambda_error(fault_t *f, const char *type, const char *message,
+                         json_t *stack_take, const call_t *k, bool spaced) {
+  json_t *o = json_object();
+  json_object_set_new(o, "errorMessage", json_string(message));
+  json_object_set_new(o, "errorType", json_string(type));
+  json_object_set_new(o, "requestId", json_string(k->reqid));
+  json_object_set_new(o, "stackTrace", stack_take ? stack_take : json_array());
+  char *cause = jsonx_dump(o, spaced ? JSONX_SPACED : JSONX_COMPACT);
+  fault_set(f, type, "%s", cause);
+  free(cause);
+  json_decref(o);
+}
+
+/* Traceback text -> array of its Lua frames. */
+static json_t *stack_lines(const char *trace) {
+  json_t *a = json_array();
+  if (!trace) return a;
+  const char *p = strchr(trace, '\n');  /* skip "stack traceback:" */
+  while (p && *p) {
+    p++;
+    while (*p == '\t' || *p == ' ') p++;
+    size_t n = strcspn(p, "\n");
+    if (n && !starts(p, "[C]:"))
+      json_array_append_new(a, json_stringn(p, n));
+    p += n;
+  }
+  return a;
+}
+
+/* Text of the value at idx: compact JSON for a table, else tostring. */
+static char *value_text(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    char *err = NULL;
+    json_t *j = luabridge_to_json(L, idx, &err);
+    free(err);
+    if (j) {
+      char *s = jsonx_dump(j, JSONX_COMPACT);
+      json_decref(j);
+      return s;
+    }
+  }
+  char *s = ms_strdup(luaL_tolstring(L, idx, NULL));
+  lua_pop(L, 1);
+  return s;
+}
+
+/* The error value at the top of the stack -> fault. Pops it. */
+static void handler_error(lua_State *L, const char *trace, const call_t *k,
+                          bool spaced, fault_t *f) {
+  char *type = NULL, *msg = NULL;
+  json_t *stack = NULL;
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_getfield(L, -1, "errorType");
+    lua_getfield(L, -2, "errorMessage");
+    lua_getfield(L, -3, "stackTrace");
+    if (lua_type(L, -3) == LUA_TSTRING) type = ms_strdup(lua_tostring(L, -3));
+    if (!lua_isnil(L, -2))
+      msg = value_text(L, lua_absindex(L, -2));
+    else if (type)
+      msg = ms_strdup("");
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      char *err = NULL;
+      stack = luabridge_to_json(L, -1, &err);
+      free(err);
+      if (stack && !json_is_array(stack)) {
+        json_decref(stack);
+        stack = NULL;
+      }
+    }
+    lua_pop(L, 3);
+  }
+  if (!msg) msg = value_text(L, lua_absindex(L, -1));
+  lua_pop(L, 1);
+  lambda_error(f, type ? type : "Error", msg,
+               stack ? stack : stack_lines(trace), k, spaced);
+  free(type);
+  free(msg);
+}
+
+/* ---- the Lambda context table ----------------------------------------- */
+
+static int remaining_ms(lua_State *L) {
+  luahost_t *lh = lua_touserdata(L, lua_upvalueindex(1));
+  long long ms = luahost_remaining_ms(lh);
+  lua_pushinteger(L, ms < 0 ? NO_DEADLINE_MS : ms);
+  return 1;
+}
+
+static void set_str(lua_State *L, const char *key, const char *v) {
+  if (!v) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, key);
+}
+
+static void push_context(task_host_t *h, const task_call_t *c,
+                         const fn_t *fn, const call_t *k) {
+  lua_State *L = luahost_state(h->lh);
+  lua_createtable(L, 0, 14);
+  set_str(L, "function_name", fn->name);
+  set_str(L, "function_version", "$LATEST");
+  set_str(L, "invoked_function_arn", fn->arn);
+  lua_pushinteger(L, MEMORY_MB);
+  lua_setfield(L, -2, "memory_limit_in_mb");
+  set_str(L, "aws_request_id", k->reqid);
+  char *group = ms_asprintf("/aws/lambda/%s", fn->name);
+  set_str(L, "log_group_name", group);
+  free(group);
+  struct tm tm;
+  gmtime_r(&k->when, &tm);
+  char stream[96];
+  uint64_t x = hash(k->reqid);
+  snprintf(stream, sizeof stream, "%04d/%02d/%02d/[$LATEST]%016llx%016llx",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+           (unsigned long long)mix(&x), (unsigned long long)mix(&x));
+  set_str(L, "log_stream_name", stream);
+  lua_pushlightuserdata(L, h->lh);
+  lua_pushcclosure(L, remaining_ms, 1);
+  lua_setfield(L, -2, "get_remaining_time_in_millis");
+  set_str(L, "execution_id", ctx_str(c->context, "Execution", "Id"));
+  set_str(L, "execution_name", ctx_str(c->context, "Execution", "Name"));
+  const char *sn = ctx_str(c->context, "State", "Name");
+  set_str(L, "state_name", sn ? sn : c->state_name);
+  json_t *rc = json_object_get(json_object_get(c->context, "State"),
+                               "RetryCount");
+  lua_pushinteger(L, json_is_integer(rc) ? json_integer_value(rc) : 0);
+  lua_setfield(L, -2, "retry_count");
+}
+
+/* ---- calling ----------------------------------------------------------- */
+
+/* Find fn, call it with event, return its result as JSON. */
+static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
+                       const json_t *event, const call_t *k, bool spaced,
+                       fault_t *f) {
+  lua_State *L = luahost_state(h->lh);
+  int top = lua_gettop(L);
+  json_t *result = NULL;
+  char *msg = NULL, *trace = NULL;
+  luahost_set_deadline(h->lh, c->timeout_seconds > 0
+                                  ? luahost_now() + c->timeout_seconds : 0);
+  int st = luahost_module(h->lh, fn->module, &msg);
+  switch (st) {
+  case LUAHOST_OK:
+    break;
+  case LUAHOST_NOT_FOUND:
+  case LUAHOST_BAD_NAME:
+    fault_set(f, "Lambda.ResourceNotFoundException",
+              "Function not found: %s%s (Service: AWSLambda; Status Code: "
+              "404; Error Code: ResourceNotFoundException; Request ID: %s; "
+              "Proxy: null)", fn->arn, fn->qualifier ? "" : ":$LATEST",
+              k->reqid);
+    goto done;
+  case LUAHOST_SYNTAX:
+    lambda_error(f, "Runtime.UserCodeSyntaxError", msg, NULL, k, spaced);
+    goto done;
+  case LUAHOST_INIT_ERROR: {
+    char *m = ms_asprintf("Unable to import module '%s': %s", fn->module,
+                          msg);
+    lambda_error(f, "Runtime.ImportModuleError", m, NULL, k, spaced);
+    free(m);
+    goto done;
+  }
+  default:
+    fault_set(f, "States.Timeout", NULL);
+    goto done;
+  }
+  luahost_field(h->lh, fn->field);
+  lua_remove(L, -2);
+  bool callable = lua_type(L, -1) == LUA_TFUNCTION;
+  if (!callable && luaL_getmetafield(L, -1, "__call") != LUA_TNIL) {
+    lua_pop(L, 1);
+    callable = true;
+  }
+  if (!callable) {
+    char *m = ms_asprintf("Handler '%s' missing on module '%s'", fn->field,
+                          fn->module);
+    lambda_error(f, "Runtime.HandlerNotFound", m, NULL, k, spaced);
+    free(m);
+    goto done;
+  }
+  luabridge_push(L, event);
+  push_context(h, c, fn, k);
+  st = luahost_call(h->lh, 2, &trace);
+  if (st == LUAHOST_TIMEOUT) {
+    fault_set(f, "States.Timeout", NULL);
+  } else if (st == LUAHOST_ERROR) {
+    handler_error(L, trace, k, spaced, f);
+  } else {
+    char *err = NULL;
+    result = luabridge_to_json(L, -1, &err);
+    if (!result) {
+      char *m = ms_asprintf("Unable to marshal response: %s",
+                            err ? err : "not JSON");
+      lambda_error(f, "Runtime.MarshalError", m, NULL, k, spaced);
+      free(m);
+    }
+    free(err);
+  }
+done:
+  luahost_set_deadline(h->lh, 0);
+  lua_settop(L, top);
+  free(msg);
+  free(trace);
+  return result;
+}
+
+/* Over-limit results fail as AWS words it; name is what AWS quotes. */
+static json_t *limit(json_t *result, const char *name, fault_t *f) {
+  if (result && jsonx_size(result) > MS_PAYLOAD_MAX) {
+    json_decref(result);
+    fault_set(f, "States.DataLimitExceeded",
+              "The state/task '%s' returned a result with a size exceeding "
+              "the maximum number of bytes service limit.", name);
+    return NULL;
+  }
+  return result;
+}
+
+static json_t *run_arn(task_host_t *h, const task_call_t *c, fault_t *f) {
+  call_t k;
+  call_init(h, c, &k);
+  fn_t fn = {0};
+  if (!fn_resolve(&fn, c->resource, NULL, &k)) {
+    fault_runtime(f, "Invalid Lambda function ARN '%s'", c->resource);
+    return NULL;
+  }
+  json_t *r = call_fn(h, c, &fn, c->input, &k, true, f);
+  fn_free(&fn);
+  return limit(r, c->resource, f);
+}
+
+static json_t *run_lua(task_host_t *h, const task_call_t *c, fault_t *f) {
+  call_t k;
+  call_init(h, c, &k);
+  const char *spec = c->resource + 4;  /* after "lua:" */
+  const char *dot = strrchr(spec, '.');
+  fn_t fn = {0};
+  fn.module = dot ? ms_strndup(spec, (size_t)(dot - spec)) : ms_strdup(spec);
+  fn.field = dot ? dot + 1 : "handler";
+  fn.name = ms_strdup(fn.module);
+  fn.arn = ms_strdup(c->resource);
+  json_t *r = NULL;
+  if (!*fn.field) {
+    fault_runtime(f, "Invalid resource '%s': expected lua:MODULE.FUNCTION",
+                  c->resource);
+  } else {
+    r = call_fn(h, c, &fn, c->input, &k, true, f);
+    if (fault_is_set(f) &&
+        strcmp(f->error, "Lambda.ResourceNotFoundException") == 0) {
+      fault_clear(f);
+      fault_set(f, "Lambda.ResourceNotFoundException",
+                "Function not found: %s (no %s/%s.lua)", c->resource,
+                luahost_dir(h->lh), fn.module);
+    }
+  }
+  fn_free(&fn);
+  return limit(r, c->resource, f);
+}
+
+/* ---- lambda:invoke ------------------------------------------------------ */
+
+static char *base64(const char *s, size_t n) {
+  static const char tab[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  buf_t b;
+  buf_init(&b);
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned char)s[i] << 16;
+    if (i + 1 < n) v |= (unsigned char)s[i + 1] << 8;
+    if (i + 2 < n) v |= (unsigned char)s[i + 2];
+    char q[4] = {tab[v >> 18], tab[(v >> 12) & 63],
+                 i + 1 < n ? tab[(v >> 6) & 63] : '=',
+                 i + 2 < n ? tab[v & 63] : '='};
+    buf_append(&b, q, 4);
+  }
+  return buf_steal(&b);
+}
+
+static json_t *one(const char *s) {
+  json_t *a = json_array();
+  json_array_append_new(a, json_string(s));
+  return a;
+}
+
+/* Lambda's Invoke response as the AWS SDK shows it to Step Functions. */
+static json_t *wrap(json_t *payload_take, int status, const call_t *k,
+                    const char *log) {
+  char len[32], date[64], trace[80];
+  char *text = status == 200 ? jsonx_dump(payload_take, JSONX_SPACED) : NULL;
+  snprintf(len, sizeof len, "%zu", text ? strlen(text) : (size_t)0);
+  free(text);
+  struct tm tm;
+  gmtime_r(&k->when, &tm);
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  uint64_t x = hash(k->reqid);
+  uint64_t t1 = mix(&x), t2 = mix(&x);
+  snprintf(trace, sizeof trace, "Root=1-%08llx-%08llx%016llx;Sampled=0",
+           (unsigned long long)k->when & 0xffffffffULL,
+           (unsigned long long)(t1 & 0xffffffffULL), (unsigned long long)t2);
+  json_t *all = json_object(), *hdr = json_object(), *meta = json_object();
+  if (log) json_object_set_new(all, "X-Amz-Log-Result", one(log));
+  json_object_set_new(all, "X-Amz-Executed-Version", one("$LATEST"));
+  json_object_set_new(all, "x-amzn-Remapped-Content-Length", one("0"));
+  json_object_set_new(all, "Connection", one("keep-alive"));
+  json_object_set_new(all, "x-amzn-RequestId", one(k->reqid));
+  json_object_set_new(all, "Content-Length", one(len));
+  json_object_set_new(all, "Date", one(date));
+  json_object_set_new(all, "X-Amzn-Trace-Id", one(trace));
+  json_object_set_new(all, "Content-Type", one("application/json"));
+  json_object_set_new(hdr, "Connection", json_string("keep-alive"));
+  json_object_set_new(hdr, "Content-Length", json_string(len));
+  json_object_set_new(hdr, "Content-Type", json_string("application/json"));
+  json_object_set_new(hdr, "Date", json_string(date));
+  json_object_set_new(hdr, "X-Amz-Executed-Version", json_string("$LATEST"));
+  if (log) json_object_set_new(hdr, "X-Amz-Log-Result", json_string(log));
+  json_object_set_new(hdr, "x-amzn-Remapped-Content-Length",
+                      json_string("0"));
+  json_object_set_new(hdr, "x-amzn-RequestId", json_string(k->reqid));
+  json_object_set_new(hdr, "X-Amzn-Trace-Id", json_string(trace));
+  json_object_set_new(meta, "AllHttpHeaders", all);
+  json_object_set_new(meta, "HttpHeaders", hdr);
+  json_object_set_new(meta, "HttpStatusCode", json_integer(status));
+  json_t *sdk = json_object();
+  json_object_set_new(sdk, "RequestId", json_string(k->reqid));
+  json_t *o = json_object();
+  json_object_set_new(o, "ExecutedVersion", json_string("$LATEST"));
+  if (log) json_object_set_new(o, "LogResult", json_string(log));
+  json_object_set_new(o, "Payload", payload_take);
+  json_object_set_new(o, "SdkHttpMetadata", meta);
+  json_object_set_new(o, "SdkResponseMetadata", sdk);
+  json_object_set_new(o, "StatusCode", json_integer(status));
+  return o;
+}
+
+static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
+  if (strcmp(c->resource, INVOKE_ARN) != 0) {
+    fault_runtime(f, "The resource '%s' is not supported yet: moonstep "
+                  "does not implement the task token pattern for "
+                  "lambda:invoke", c->resource);
+    return NULL;
+  }
+  json_t *in = c->input;
+  const char *fname = json_string_value(json_object_get(in, "FunctionName"));
+  if (!json_is_object(in) || !fname) {
+    fault_runtime(f, "The Parameters of a '%s' task must be an object with "
+                  "a string field 'FunctionName'", INVOKE_ARN);
+    return NULL;
+  }
+  const char *type =
+      json_string_value(json_object_get(in, "InvocationType"));
+  const char *logtype = json_string_value(json_object_get(in, "LogType"));
+  const char *qual = json_string_value(json_object_get(in, "Qualifier"));
+  json_t *event = json_object_get(in, "Payload");
+  json_t *empty = json_object();
+  if (!event || json_is_null(event)) event = empty;
+  call_t k;
+  call_init(h, c, &k);
+  fn_t fn = {0};
+  json_t *r = NULL;
+  if (!fn_resolve(&fn, fname, qual, &k)) {
+    fault_set(f, "Lambda.AWSLambdaException",
+              "1 validation error detected: Value '%s' at 'functionName' "
+              "failed to satisfy constraint: Member must satisfy regular "
+              "expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?"
+              "([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?"
+              "([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))? (Service: "
+              "AWSLambda; Status Code: 400; Error Code: ValidationException;"
+              " Request ID: %s; Proxy: null)", fname, k.reqid);
+    goto done;
+  }
+  int status = 200;
+  if (type && strcmp(type, "Event") == 0) status = 202;
+  if (type && strcmp(type, "DryRun") == 0) status = 204;
+  if (status == 204) {
+    /* a dry run only checks that the function exists */
+    char *msg = NULL;
+    int st = luahost_module(h->lh, fn.module, &msg);
+    free(msg);
+    if (st == LUAHOST_OK) lua_pop(luahost_state(h->lh), 1);
+    if (st == LUAHOST_NOT_FOUND || st == LUAHOST_BAD_NAME) {
+      r = call_fn(h, c, &fn, event, &k, false, f);  /* sets the 404 */
+      goto done;
+    }
+    r = json_string("");
+  } else {
+    r = call_fn(h, c, &fn, event, &k, false, f);
+    if (status == 202) {  /* asynchronous: the result is not returned */
+      bool lost = !fault_is_set(f) ||
+                  strcmp(f->error, "Lambda.ResourceNotFoundException") != 0;
+      if (lost) {
+        fault_clear(f);
+        json_decref(r);
+        r = json_string("");
+      }
+    }
+  }
+  if (r) {
+    char *log = NULL;
+    if (logtype && strcmp(logtype, "Tail") == 0) {
+      char *text = ms_asprintf("START RequestId: %s Version: $LATEST\n"
+                               "END RequestId: %s\n"
+                               "REPORT RequestId: %s\tMemory Size: %d MB\t\n",
+                               k.reqid, k.reqid, k.reqid, MEMORY_MB);
+      log = base64(text, strlen(text));
+      free(text);
+    }
+    r = limit(wrap(r, status, &k, log), "lambda", f);
+    free(log);
+  }
+done:
+  fn_free(&fn);
+  json_decref(empty);
+  return r;
+}
+
+/* ---- entry ------------------------------------------------------------- */
+
+typedef json_t *(*runner_fn)(task_host_t *, const task_call_t *, fault_t *);
+
+static const runner_fn runners[] = {
+  [TASK_LAMBDA_ARN] = run_arn,
+  [TASK_LAMBDA_INVOKE] = run_invoke,
+  [TASK_LUA] = run_lua,
+};
+
+json_t *task_run(task_host_t *h, const task_call_t *c, fault_t *f) {
+  task_kind_t kind = task_kind(c->resource);
+  if (kind == TASK_UNKNOWN) {
+    fault_runtime(f, "The resource '%s' is not supported by moonstep",
+                  c->resource ? c->resource : "(null)");
+    return NULL;
+  }
+  return runners[kind](h, c, f);
+}
