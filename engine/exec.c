@@ -86,6 +86,8 @@ struct exec {
   uint64_t rng;
   json_t *ctx_execution;       /* shared "Execution" context member */
   json_t *ctx_machine;         /* shared "StateMachine" context member */
+  int64_t time_ms;             /* the millisecond time_text spells */
+  json_t *time_text;           /* cached timestamp string (hot path) */
 };
 
 /* ---- clock and identity ------------------------------------------------ */
@@ -248,6 +250,18 @@ static jscope_t scope_of(const frame_t *f, json_t *input) {
 
 /* Point $$.State at the current state (copy-on-write: a value captured
  * earlier, e.g. by "ctx.$": "$$", keeps what it saw). */
+/* The timestamp string for when, shared while the millisecond lasts:
+ * formatting a time is the costliest part of entering a state. */
+static json_t *entered_time(exec_t *x, double when) {
+  int64_t ms = (int64_t)floor(when * 1000.0);
+  if (!x->time_text || ms != x->time_ms) {
+    json_decref(x->time_text);
+    x->time_text = time_string(when);
+    x->time_ms = ms;
+  }
+  return json_incref(x->time_text);
+}
+
 static void context_enter(frame_t *f, double when) {
   if (f->ctx->refcount > 1) {
     json_t *ctx = json_copy(f->ctx);
@@ -255,7 +269,7 @@ static void context_enter(frame_t *f, double when) {
     f->ctx = ctx;
   }
   json_t *st = json_object();
-  json_object_set_new(st, "EnteredTime", time_string(when));
+  json_object_set_new(st, "EnteredTime", entered_time(f->x, when));
   json_object_set_new(st, "Name", json_string(f->m->states[f->cur].name));
   json_object_set_new(st, "RetryCount", json_integer(f->retry_count));
   json_object_set_new(f->ctx, "State", st);
@@ -473,7 +487,8 @@ static json_t *error_output(const fault_t *e) {
   json_t *o = json_object();
   if (e->error && *e->error)
     json_object_set_new(o, "Error", json_string(e->error));
-  if (e->cause) json_object_set_new(o, "Cause", json_string(e->cause));
+  /* the error output always has a Cause; AWS gives "" when none */
+  json_object_set_new(o, "Cause", json_string(e->cause ? e->cause : ""));
   return o;
 }
 
@@ -550,21 +565,26 @@ static void state_fail(frame_t *f, fault_t *e) {
 
 /* ---- state types ----------------------------------------------------------- */
 
+/* Parameters over f->effective (which it replaces), when given. */
+static bool apply_parameters(frame_t *f, fault_t *e) {
+  const mstate_t *st = &f->m->states[f->cur];
+  if (!st->parameters) return true;
+  jscope_t s = scope_of(f, f->effective);
+  json_t *p = tmpl_eval(st->parameters, &s, e);
+  if (!p) return false;
+  json_decref(f->effective);
+  f->effective = p;
+  return true;
+}
+
 /* InputPath then (when given) Parameters into f->effective. */
 static bool prepare_input(frame_t *f, bool parameters, fault_t *e) {
   const mstate_t *st = &f->m->states[f->cur];
   json_t *in = apply_path(f, &st->input_path, f->input, e);
   if (!in) return false;
-  if (parameters && st->parameters) {
-    jscope_t s = scope_of(f, in);
-    json_t *p = tmpl_eval(st->parameters, &s, e);
-    json_decref(in);
-    if (!p) return false;
-    in = p;
-  }
   json_decref(f->effective);
   f->effective = in;
-  return true;
+  return !parameters || apply_parameters(f, e);
 }
 
 static void run_pass(frame_t *f) {
@@ -615,11 +635,12 @@ static void run_task(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   exec_t *x = f->x;
   fault_t e = FAULT_INIT;
-  if (!prepare_input(f, true, &e)) {
+  if (!prepare_input(f, false, &e)) {
     state_fail(f, &e);
     fault_clear(&e);
     return;
   }
+  /* TimeoutSecondsPath reads the input, before Parameters */
   double timeout = 0;
   if (st->timeout_seconds.present) {
     json_t *found;
@@ -635,6 +656,11 @@ static void run_task(frame_t *f) {
       return;
     }
     json_decref(found);
+  }
+  if (!apply_parameters(f, &e)) {
+    state_fail(f, &e);
+    fault_clear(&e);
+    return;
   }
   task_kind_t kind = task_kind(st->resource);
   bool lambda = kind == TASK_LAMBDA_ARN;
@@ -1266,13 +1292,19 @@ static double next_wake(const exec_t *x) {
   return w;
 }
 
-static void time_out(exec_t *x) {
+/* End the whole execution from outside its states (timeout, limits). */
+static void stop_all(exec_t *x, exec_status_t status, const char *error,
+                     const char *cause) {
   fault_t e = FAULT_INIT;
-  fault_set(&e, "States.Timeout", NULL);
+  fault_set(&e, error, cause ? "%s" : NULL, cause);
   kids_cancel(x->top);
   unqueue(x->top);
-  exec_end(x, EXEC_TIMED_OUT, NULL, &e);
+  exec_end(x, status, NULL, &e);
   fault_clear(&e);
+}
+
+static void time_out(exec_t *x) {
+  stop_all(x, EXEC_TIMED_OUT, "States.Timeout", NULL);
 }
 
 bool exec_step(exec_t *x) {
@@ -1311,6 +1343,13 @@ bool exec_step(exec_t *x) {
   frame_t *f = x->ready_head;
   unqueue(f);
   frame_step(f);
+  if (x->status == EXEC_RUNNING && history_keeps(&x->hist) &&
+      x->hist.count >= MS_HISTORY_MAX) {
+    char cause[96];
+    snprintf(cause, sizeof cause, "The execution reached the maximum "
+             "number of history events (%d).", MS_HISTORY_MAX);
+    stop_all(x, EXEC_FAILED, "States.Runtime", cause);
+  }
   return x->status == EXEC_RUNNING;
 }
 
@@ -1371,6 +1410,7 @@ void exec_free(exec_t *x) {
   history_free(&x->hist);
   json_decref(x->ctx_execution);
   json_decref(x->ctx_machine);
+  json_decref(x->time_text);
   free(x->name);
   free(x->arn);
   free(x->machine_arn);

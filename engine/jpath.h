@@ -5,6 +5,12 @@
  * Syntax: .name, ['name'], [n], [-n], [a:b:c], [*], .*, ..name, [a,b],
  * filters [?(@.n > 2)] with == != < <= > >=, &&, ||, !, parentheses,
  * string/number/true/false/null literals, and @ paths inside filters.
+ * Also (Jayway, which AWS runs): =~ /regex/i (whole-string match), in and
+ * nin [list], $ / $$ / $name paths inside filters, and a final .length().
+ * As in Jayway, a filter over an array tests its items and a filter over
+ * an object tests the object itself; ['a','b'] at the end of a path yields
+ * one object holding the names found. As AWS does, a backslash in a quoted
+ * bracket name only keeps the next character from ending it (both stay).
  */
 #ifndef MS_JPATH_H
 #define MS_JPATH_H
@@ -30,17 +36,23 @@ bool jpath_is_root(const jpath_t *p);
 
 /* Evaluate. Returns a new reference:
  *  - reference path: the node, or NULL when it does not exist;
+ *  - reference path + .length(): the number, or NULL;
  *  - otherwise: an array of the matches ([] when none).
  * On NULL, *why (if why != NULL) receives a malloc'd explanation phrased as
- * AWS phrases it, e.g. "No results for path: $['a']['b']".
+ * AWS phrases it, e.g. "No results for path: $['a']['b']" (missing last
+ * step) or "Missing property in path $['a']" (missing inner step); the
+ * caller prefixes "Invalid path '<text>' : " for InputPath/OutputPath.
  */
 json_t *jpath_eval(const jpath_t *p, const jscope_t *s, char **why);
 
 /* Set value (borrowed; copied as needed) at a reference path in *root,
  * creating missing objects on the way, as ResultPath does. "$" replaces
  * *root. Returns MS_OK, or MS_ERR with *why (malloc'd) when the path cannot
- * be set (e.g. crosses a non-object), in AWS's words. *root may be replaced
- * (the old reference is released). */
+ * be set (e.g. crosses a non-object), in AWS's words: "Unable to apply
+ * ReferencePath $.a.b to input {...}" (AWS raises it as
+ * States.ReferencePathConflict). *root may be replaced (the old reference
+ * is released). Nodes on the path shared with other holders are copied,
+ * never changed; nodes only *root holds are changed in place. */
 int jpath_set(const jpath_t *p, json_t **root, json_t *value, char **why);
 
 /* Normalized form of a path for messages: $['a'][0]['b'] */

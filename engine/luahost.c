@@ -4,15 +4,16 @@
  *
  * The deadline is checked from a count hook every HOOK_COUNT VM
  * instructions; when it has passed the hook raises a private sentinel
- * (a light userdata) and keeps raising it, more often, until the call
- * returns, so a handler's pcall cannot swallow a timeout for long. C code
- * that blocks (a sleep in a C library) is not interrupted. JSON mapping
+ * (a light userdata) and keeps raising it, on every function call too,
+ * until the call returns, so a handler's pcall cannot swallow it. C code
+ * that blocks (a sleep in a C library) is not interrupted. Handlers see
+ * print and io.write going to stderr and no os.exit. JSON mapping
  * and ASL semantics live in task.c and luabridge.c.
  */
 #include "luahost.h"
 
-#include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +43,7 @@ struct luahost {
   double deadline;     /* 0 = none */
   bool timed_out;      /* the hook fired during the current call */
   char *trace;         /* traceback captured by the message handler */
+  int msgh_ref;        /* registry ref of the message handler closure */
   mod_t *mods;
   size_t nmods, cap;
 };
@@ -62,9 +64,14 @@ static luahost_t *host_of(lua_State *L) {
 static void hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   luahost_t *h = host_of(L);
-  if (!h || h->deadline <= 0 || luahost_now() < h->deadline) return;
-  h->timed_out = true;
-  lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_COUNT_LATE);
+  if (!h || h->deadline <= 0) return;
+  if (!h->timed_out) {
+    if (luahost_now() < h->deadline) return;
+    h->timed_out = true;
+  }
+  /* From now on also raise on every call: a handler looping around
+   * pcall(f) gets the error at its call of pcall, outside the protection. */
+  lua_sethook(L, hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_COUNT_LATE);
   lua_pushlightuserdata(L, &timeout_key);
   lua_error(L);
 }
@@ -92,9 +99,39 @@ static void add_path(lua_State *L, const char *field, const char *extra) {
   free(s);
 }
 
+/* print for handlers: like Lua's, but to stderr, so a handler's chatter
+ * never mixes with an execution's output on stdout. */
+static int print(lua_State *L) {
+  int n = lua_gettop(L);
+  for (int i = 1; i <= n; i++) {
+    size_t len;
+    const char *s = luaL_tolstring(L, i, &len);
+    if (i > 1) fputc('\t', stderr);
+    fwrite(s, 1, len, stderr);
+    lua_pop(L, 1);
+  }
+  fputc('\n', stderr);
+  fflush(stderr);
+  return 0;
+}
+
+static int no_exit(lua_State *L) {
+  return luaL_error(L, "os.exit is not available to Task handlers");
+}
+
 static int open_state(lua_State *L) {
   luahost_t *h = lua_touserdata(L, 1);
   luaL_openlibs(L);
+  lua_register(L, "print", print);
+  lua_getglobal(L, "os");
+  lua_pushcfunction(L, no_exit);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
+  lua_getglobal(L, "io");              /* io.write defaults to stderr */
+  lua_getfield(L, -1, "output");
+  lua_getfield(L, -2, "stderr");
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
   luaL_newmetatable(L, ENV_MT);
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   lua_setfield(L, -2, "__index");
@@ -133,6 +170,9 @@ luahost_t *luahost_new(const char *tasks_dir, char **err) {
                        lua_tostring(h->L, -1));
     goto fail;
   }
+  lua_pushlightuserdata(h->L, h);
+  lua_pushcclosure(h->L, msgh, 1);
+  h->msgh_ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
   return h;
 fail:
   luahost_free(h);
@@ -168,8 +208,7 @@ long long luahost_remaining_ms(const luahost_t *h) {
 int luahost_call(luahost_t *h, int nargs, char **trace) {
   lua_State *L = h->L;
   int base = lua_gettop(L) - nargs;  /* the function's index */
-  lua_pushlightuserdata(L, h);
-  lua_pushcclosure(L, msgh, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, h->msgh_ref);
   lua_insert(L, base);
   h->timed_out = false;
   free(h->trace);
@@ -258,27 +297,32 @@ void luahost_forget(luahost_t *h, const char *name) {
   if (m) drop_mod(h, m);
 }
 
-static bool same_file(const mod_t *m, const char *path, const struct stat *st) {
+static bool same_file(const mod_t *m, const char *path,
+                      const struct stat *st) {
   return strcmp(m->path, path) == 0 &&
          m->mtime.tv_sec == st->st_mtim.tv_sec &&
          m->mtime.tv_nsec == st->st_mtim.tv_nsec &&
          m->size == (long long)st->st_size;
 }
 
-/* Text of an error value raised by a main chunk. */
-static char *error_text(lua_State *L, int idx) {
-  if (lua_type(L, idx) == LUA_TTABLE) {
-    lua_getfield(L, idx, "errorMessage");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      char *s = ms_strdup(lua_tostring(L, -1));
-      lua_pop(L, 1);
-      return s;
-    }
-    lua_pop(L, 1);
+/* Text of an error value raised by a main chunk (protected helper: the
+ * value may have metamethods that raise). */
+static int error_text_p(lua_State *L) {
+  char **out = lua_touserdata(L, 1);
+  if (lua_type(L, 2) == LUA_TTABLE &&
+      lua_getfield(L, 2, "errorMessage") == LUA_TSTRING) {
+    *out = ms_strdup(lua_tostring(L, -1));
+    return 0;
   }
-  char *s = ms_strdup(luaL_tolstring(L, idx, NULL));
-  lua_pop(L, 1);
-  return s;
+  *out = ms_strdup(luaL_tolstring(L, 2, NULL));
+  return 0;
+}
+
+static char *error_text(luahost_t *h, int idx) {
+  char *s = NULL;
+  if (luahost_protect(h, error_text_p, &s, idx) == LUA_OK)
+    lua_pop(h->L, 1);
+  return s ? s : ms_strdup("(error object is not a string)");
 }
 
 /* Load and run the file; on success push the module. */
@@ -305,7 +349,7 @@ static int load(luahost_t *h, const char *name, const char *path,
     return st;
   }
   if (st != LUAHOST_OK) {
-    *msg = error_text(L, -1);
+    *msg = error_text(h, -1);
     lua_pop(L, 2);
     return LUAHOST_INIT_ERROR;
   }
@@ -354,18 +398,35 @@ int luahost_module(luahost_t *h, const char *name, char **msg) {
   return LUAHOST_OK;
 }
 
-void luahost_field(luahost_t *h, const char *fname) {
+int luahost_protect(luahost_t *h, lua_CFunction fn, void *ud, int idx) {
   lua_State *L = h->L;
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, fn);
+  lua_pushlightuserdata(L, ud);
+  lua_pushvalue(L, idx);
+  int st = lua_pcall(L, 2, 1, 0);
+  if (st != LUA_OK) lua_pop(L, 1);
+  return st;
+}
+
+static int field_p(lua_State *L) {
+  const char *fname = lua_touserdata(L, 1);
   bool raw = false;
-  if (lua_getmetatable(L, -1)) {
+  if (lua_getmetatable(L, 2)) {
     luaL_getmetatable(L, ENV_MT);
     raw = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
   }
-  if (raw) {
+  if (raw && lua_type(L, 2) == LUA_TTABLE) {
     lua_pushstring(L, fname);
-    lua_rawget(L, -2);
+    lua_rawget(L, 2);
   } else {
-    lua_getfield(L, -1, fname);
+    lua_getfield(L, 2, fname);
   }
+  return 1;
+}
+
+void luahost_field(luahost_t *h, const char *fname) {
+  if (luahost_protect(h, field_p, (void *)fname, -1) != LUA_OK)
+    lua_pushnil(h->L);
 }

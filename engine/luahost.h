@@ -46,8 +46,14 @@ const char *luahost_dir(const luahost_t *h);
 int luahost_module(luahost_t *h, const char *name, char **msg);
 
 /* Field fname of the module at the top of the stack, pushed. For a module
- * that is its environment table the lookup is raw (no fallback to _G). */
+ * that is its environment table the lookup is raw (no fallback to _G).
+ * Pushes nil when the lookup raises. */
 void luahost_field(luahost_t *h, const char *fname);
+
+/* Run fn protected, as fn(ud, value at idx), for C code that touches
+ * values a handler made (their metamethods may raise). LUA_OK: fn's one
+ * result is pushed; else nothing is pushed (the error is dropped). */
+int luahost_protect(luahost_t *h, lua_CFunction fn, void *ud, int idx);
 
 /* Drop cached modules so the next use reloads (name NULL: all). */
 void luahost_forget(luahost_t *h, const char *name);

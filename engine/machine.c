@@ -124,8 +124,11 @@ static jpath_t *path_compile(cc_t *c, json_t *v, const char *ptr,
   char *why = NULL;
   jpath_t *p = jpath_compile(json_string_value(v), &why);
   if (!p) {
-    ferr(c, ptr, key, "%s: invalid JSONPath \"%s\": %s", key,
-         json_string_value(v), why ? why : "syntax error");
+    if (why)
+      ferr(c, ptr, key, "%s: %s", key, why);
+    else
+      ferr(c, ptr, key, "%s: invalid JSONPath \"%s\"", key,
+           json_string_value(v));
     free(why);
     return NULL;
   }
@@ -160,7 +163,8 @@ static void opt_path(cc_t *c, json_t *obj, const char *ptr, const char *key,
 static tmpl_t *tpl(cc_t *c, json_t *v, const char *tpl_ptr,
                    const char *key) {
   size_t before = c->d->nerrors;
-  tmpl_t *t = tmpl_compile(v, tpl_ptr, c->d);
+  tmpl_t *t = strcmp(key, "Assign") ? tmpl_compile(v, tpl_ptr, c->d)
+                                     : tmpl_compile_assign(v, tpl_ptr, c->d);
   if (!t && c->d->nerrors == before)
     err(c, tpl_ptr, "%s could not be compiled", key);
   return t;

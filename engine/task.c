@@ -19,6 +19,11 @@
  *    Runtime.HandlerNotFound; a result that is not JSON (a function, a
  *    cycle) -> Runtime.MarshalError. All carry Lambda's error JSON.
  *  - Timeout -> States.Timeout with no Cause (AWS prints null).
+ *  - lambda:invoke: Payload absent or null -> {} (the handler gets an empty
+ *    object); a string Payload is the request body, i.e. JSON text, parsed
+ *    (failing: Runtime.UnmarshalError); InvocationType Event -> 202 with
+ *    Payload "" (the handler runs, its outcome is dropped), DryRun -> 204;
+ *    LogType Tail -> LogResult (base64 of a START/END/REPORT log).
  *  - A result over MS_PAYLOAD_MAX -> States.DataLimitExceeded naming the
  *    resource ('lambda' for lambda:invoke, as AWS does).
  *  - Request ids are UUID-shaped, derived from $$.Execution.Id and a per-host
@@ -122,6 +127,10 @@ void task_host_free(task_host_t *h) {
   if (!h) return;
   luahost_free(h->lh);
   free(h);
+}
+
+void task_host_reload(task_host_t *h, const char *module) {
+  luahost_forget(h->lh, module);
 }
 
 /* ---- derived values: request id, time, region ------------------------ */
@@ -286,37 +295,50 @@ static char *value_text(lua_State *L, int idx) {
   return s;
 }
 
-/* The error value at the top of the stack -> fault. Pops it. */
-static void handler_error(lua_State *L, const char *trace, const call_t *k,
-                          bool spaced, fault_t *f) {
-  char *type = NULL, *msg = NULL;
-  json_t *stack = NULL;
-  if (lua_type(L, -1) == LUA_TTABLE) {
-    lua_getfield(L, -1, "errorType");
-    lua_getfield(L, -2, "errorMessage");
-    lua_getfield(L, -3, "stackTrace");
-    if (lua_type(L, -3) == LUA_TSTRING) type = ms_strdup(lua_tostring(L, -3));
-    if (!lua_isnil(L, -2))
-      msg = value_text(L, lua_absindex(L, -2));
-    else if (type)
-      msg = ms_strdup("");
-    if (lua_type(L, -1) == LUA_TTABLE) {
+typedef struct lerr {  /* what a raised value says, in C */
+  char *type, *msg;
+  json_t *stack;
+} lerr_t;
+
+/* Protected: read the raised value (arg 2) into the lerr_t (arg 1); its
+ * metamethods may raise. */
+static int extract(lua_State *L) {
+  lerr_t *e = lua_touserdata(L, 1);
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_getfield(L, 2, "errorType");     /* 3 */
+    lua_getfield(L, 2, "errorMessage");  /* 4 */
+    lua_getfield(L, 2, "stackTrace");    /* 5 */
+    if (lua_type(L, 3) == LUA_TSTRING) e->type = ms_strdup(lua_tostring(L, 3));
+    if (!lua_isnil(L, 4))
+      e->msg = value_text(L, 4);
+    else if (e->type)
+      e->msg = ms_strdup("");
+    if (lua_type(L, 5) == LUA_TTABLE) {
       char *err = NULL;
-      stack = luabridge_to_json(L, -1, &err);
+      e->stack = luabridge_to_json(L, 5, &err);
       free(err);
-      if (stack && !json_is_array(stack)) {
-        json_decref(stack);
-        stack = NULL;
+      if (e->stack && !json_is_array(e->stack)) {
+        json_decref(e->stack);
+        e->stack = NULL;
       }
     }
-    lua_pop(L, 3);
   }
-  if (!msg) msg = value_text(L, lua_absindex(L, -1));
+  if (!e->msg) e->msg = value_text(L, 2);
+  return 0;
+}
+
+/* The error value at the top of the stack -> fault. Pops it. */
+static void handler_error(task_host_t *h, const char *trace,
+                          const call_t *k, bool spaced, fault_t *f) {
+  lua_State *L = luahost_state(h->lh);
+  lerr_t e = {NULL, NULL, NULL};
+  if (luahost_protect(h->lh, extract, &e, -1) == LUA_OK) lua_pop(L, 1);
   lua_pop(L, 1);
-  lambda_error(f, type ? type : "Error", msg,
-               stack ? stack : stack_lines(trace), k, spaced);
-  free(type);
-  free(msg);
+  lambda_error(f, e.type ? e.type : "Error",
+               e.msg ? e.msg : "(error object is not a string)",
+               e.stack ? e.stack : stack_lines(trace), k, spaced);
+  free(e.type);
+  free(e.msg);
 }
 
 /* ---- the Lambda context table ----------------------------------------- */
@@ -369,6 +391,18 @@ static void push_context(task_host_t *h, const task_call_t *c,
 }
 
 /* ---- calling ----------------------------------------------------------- */
+
+typedef struct conv {  /* a result converted to JSON, or why not */
+  json_t *json;
+  char *err;
+} conv_t;
+
+/* Protected: arg 2 as JSON into the conv_t (arg 1). */
+static int to_json(lua_State *L) {
+  conv_t *cv = lua_touserdata(L, 1);
+  cv->json = luabridge_to_json(L, 2, &cv->err);
+  return 0;
+}
 
 /* Find fn, call it with event, return its result as JSON. */
 static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
@@ -426,10 +460,12 @@ static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
   if (st == LUAHOST_TIMEOUT) {
     fault_set(f, "States.Timeout", NULL);
   } else if (st == LUAHOST_ERROR) {
-    handler_error(L, trace, k, spaced, f);
+    handler_error(h, trace, k, spaced, f);
   } else {
-    char *err = NULL;
-    result = luabridge_to_json(L, -1, &err);
+    conv_t cv = {NULL, NULL};
+    if (luahost_protect(h->lh, to_json, &cv, -1) == LUA_OK) lua_pop(L, 1);
+    result = cv.json;
+    char *err = cv.err;
     if (!result) {
       char *m = ms_asprintf("Unable to marshal response: %s",
                             err ? err : "not JSON");
@@ -593,12 +629,26 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
   const char *logtype = json_string_value(json_object_get(in, "LogType"));
   const char *qual = json_string_value(json_object_get(in, "Qualifier"));
   json_t *event = json_object_get(in, "Payload");
-  json_t *empty = json_object();
-  if (!event || json_is_null(event)) event = empty;
+  json_t *owned = NULL;  /* the event when it had to be made */
   call_t k;
   call_init(h, c, &k);
   fn_t fn = {0};
   json_t *r = NULL;
+  if (!event || json_is_null(event)) {
+    event = owned = json_object();
+  } else if (json_is_string(event)) {
+    /* a string Payload is the request body itself: JSON text */
+    char *err = NULL;
+    event = owned = jsonx_parse(json_string_value(event),
+                                json_string_length(event), &err);
+    if (!event) {
+      char *m = ms_asprintf("Unable to unmarshal input: %s", err);
+      lambda_error(f, "Runtime.UnmarshalError", m, NULL, &k, false);
+      free(m);
+      free(err);
+      goto done;
+    }
+  }
   if (!fn_resolve(&fn, fname, qual, &k)) {
     fault_set(f, "Lambda.AWSLambdaException",
               "1 validation error detected: Value '%s' at 'functionName' "
@@ -651,7 +701,7 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
   }
 done:
   fn_free(&fn);
-  json_decref(empty);
+  json_decref(owned);
   return r;
 }
 

@@ -28,6 +28,11 @@ task_kind_t task_kind(const char *resource);
 task_host_t *task_host_new(const char *tasks_dir, char **err);
 void task_host_free(task_host_t *h);
 
+/* Forget a loaded handler module so its next call reads the file again
+ * (module NULL: all of them); for the REPL's reload(). Changed files are
+ * reloaded anyway: a call checks the file's mtime and size. */
+void task_host_reload(task_host_t *h, const char *module);
+
 typedef struct task_call {
   const char *resource;    /* the state's Resource */
   const char *state_name;

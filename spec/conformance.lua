@@ -5,13 +5,14 @@
 --
 --   lua5.4 spec/conformance.lua [--binary PATH] [--file JSONL]
 --     [--filter SUBSTR] [--verbose] [--threshold 95] [--slow]
---     [--inprocess] [--timeout SECONDS] [--keep]
+--     [--inprocess] [--timeout SECONDS] [--jobs N] [--keep]
 --
 -- The cases live outside the repository (../shared/conformance/
 -- aws-recorded.jsonl, or MOONSTEP_CONFORMANCE); see the README there.
 -- Default mode runs the CLI once per case:
 --   moonstep run DEF --input @IN --tasks DIR --clock virtual --describe
--- --inprocess uses moonstep.run from the Lua module instead.
+-- (--jobs of them at once, default 4); --inprocess uses moonstep.run from
+-- the Lua module instead.
 --
 -- JSON is read with a small decoder of its own (integers stay integers,
 -- [] stays an array, null is a sentinel) so the comparison is exact and
@@ -22,6 +23,9 @@ local M = {}
 
 ----------------------------------------------------------------------------
 -- JSON values: NULL sentinel, arrays marked, objects plain tables.
+
+-- Key order of objects decoded with ordered = true (weak keys).
+local ORDER = setmetatable({}, { __mode = "k" })
 
 local NULL = setmetatable({}, { __tostring = function() return "null" end })
 local ARRAY = { __name = "conformance.array" }
@@ -100,8 +104,13 @@ end
 
 -- Decode an object; when spans is a table, record [start, stop] of the
 -- raw text of each member value (used to copy definitions verbatim).
+local ordered = false  -- set by decode for its duration
 local function decode_object(s, i, depth, spans)
-  local obj = {}
+  local obj, keys = {}, nil
+  if ordered then
+    keys = {}
+    ORDER[obj] = keys
+  end
   i = skip_ws(s, i + 1)
   if s:sub(i, i) == "}" then return obj, i + 1 end
   while true do
@@ -112,6 +121,7 @@ local function decode_object(s, i, depth, spans)
     if s:sub(i, i) ~= ":" then fail(s, i, "expected ':'") end
     i = skip_ws(s, i + 1)
     local start = i
+    if keys and obj[k] == nil then keys[#keys + 1] = k end
     obj[k], i = decode_value(s, i, depth + 1)
     if spans then spans[k] = { start, i - 1 } end
     i = skip_ws(s, i)
@@ -150,9 +160,13 @@ function decode_value(s, i, depth, spans)
   return decode_number(s, i)
 end
 
--- decode(text [, spans]) -> value; raises "JSON: ..." on bad input.
-function M.decode(s, spans)
-  local v, i = decode_value(s, 1, 0, spans)
+-- decode(text [, spans [, ordered]]) -> value; raises "JSON: ..." on bad
+-- input. With ordered, objects remember their key order for encode.
+function M.decode(s, spans, keep_order)
+  ordered = keep_order and true or false
+  local ok, v, i = pcall(decode_value, s, 1, 0, spans)
+  ordered = false
+  if not ok then error(v, 0) end
   i = skip_ws(s, i)
   if i <= #s then fail(s, i, "trailing text") end
   return v
@@ -166,7 +180,7 @@ local function encode_string(s)
   end) .. '"'
 end
 
--- Compact JSON text with sorted keys, for messages.
+-- Compact JSON text; keys in their decoded order when known, else sorted.
 function M.encode(v)
   local t = type(v)
   if v == NULL or v == nil then return "null"
@@ -182,9 +196,12 @@ function M.encode(v)
       for k = 1, #v do out[k] = M.encode(v[k]) end
       return "[" .. table.concat(out, ",") .. "]"
     end
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
+    local keys = ORDER[v]
+    if not keys then
+      keys = {}
+      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+      table.sort(keys)
+    end
     for n, k in ipairs(keys) do
       out[n] = encode_string(k) .. ":" .. M.encode(v[k])
     end
@@ -255,6 +272,19 @@ local function uses_jsonata(v)
   return false
 end
 
+-- "expected E got G" for two texts; long ones are shown from a little
+-- before their first difference.
+local function differ(label, e, g)
+  if #e > 100 or #g > 100 then
+    local i = 1
+    while i <= #e and e:byte(i) == g:byte(i) do i = i + 1 end
+    local from = math.max(1, i - 30)
+    local lead = from > 1 and "..." or ""
+    e, g = lead .. e:sub(from), lead .. g:sub(from)
+  end
+  return label .. ": expected " .. clip(e, 110) .. " got " .. clip(g, 110)
+end
+
 -- Why a case is not run, or nil when it is.
 local function skip_reason(c, opts)
   for _, f in ipairs(c.features or {}) do
@@ -293,8 +323,7 @@ local function compare(case, got)
   end
   if exp.status == "SUCCEEDED" then
     if not M.equal(exp.output, got.output) then
-      return "output: expected " .. clip(M.encode(exp.output), 100) ..
-             " got " .. clip(M.encode(got.output), 100)
+      return differ("output", M.encode(exp.output), M.encode(got.output))
     end
     return nil
   end
@@ -311,36 +340,45 @@ local function compare(case, got)
     local ok, gc = pcall(M.decode, type(got.cause) == "string" and
                                    got.cause or "")
     if not ok or not M.equal(exp.cause, gc) then
-      return "cause (JSON): expected " .. clip(M.encode(exp.cause), 100) ..
-             " got " .. clip(M.encode(got.cause), 100)
+      return differ("cause (JSON)", M.encode(exp.cause), ok and
+                    M.encode(gc) or M.encode(got.cause))
     end
   elseif type(exp.cause) == "string" and exp.cause ~= got.cause then
-    return "cause: expected " .. clip(M.encode(exp.cause), 100) ..
-           " got " .. clip(M.encode(got.cause), 100)
+    return differ("cause", M.encode(exp.cause), M.encode(got.cause))
   end
   return nil
 end
 M.compare = compare
 
-local function run_binary(opts, dir, case)
-  local out, err = dir .. "/out.json", dir .. "/err.txt"
-  local cmd = string.format(
+-- The shell command that runs one case; its exit status goes to dir/rc.
+local function binary_command(opts, dir, case)
+  return string.format(
     "timeout -k 2 %d %s run %s --input @%s --tasks %s --clock virtual " ..
-    "--describe >%s 2>%s </dev/null",
+    "--describe%s >%s 2>%s </dev/null; echo $? >%s",
     opts.timeout, shquote(opts.binary), shquote(dir .. "/def.json"),
-    shquote(dir .. "/input.json"), shquote(dir .. "/tasks"), shquote(out),
-    shquote(err))
-  if opts.verbose then print("  $ " .. cmd) end
-  local _, how, rc = os.execute(cmd)
-  if how == "signal" then
-    return nil, "killed by signal " .. tostring(rc)
+    shquote(dir .. "/input.json"), shquote(dir .. "/tasks"),
+    case.state_machine_type == "EXPRESS" and " --express" or "",
+    shquote(dir .. "/out.json"), shquote(dir .. "/err.txt"),
+    shquote(dir .. "/rc"))
+end
+
+-- Read what binary_command left in dir: the describe object, or nil and
+-- a reason.
+local function binary_result(opts, dir)
+  local rc = math.tointeger(tonumber(read_file(dir .. "/rc") or ""))
+  local stderr = read_file(dir .. "/err.txt") or ""
+  if rc == nil then return nil, "no exit status" end
+  if rc == 124 or rc == 137 then
+    return nil, "timed out after " .. opts.timeout .. "s"
   end
-  local stderr = read_file(err) or ""
-  if rc == 124 then return nil, "timed out after " .. opts.timeout .. "s" end
+  if rc > 128 then
+    return nil, string.format("killed by signal %d: %s", rc - 128,
+                              clip(stderr, 120))
+  end
   if rc ~= 0 and rc ~= 1 then
     return nil, string.format("exit %d: %s", rc, clip(stderr, 120))
   end
-  local text = read_file(out) or ""
+  local text = read_file(dir .. "/out.json") or ""
   local ok, got = pcall(M.decode, text)
   if not ok then
     return nil, string.format("exit %d, stdout not JSON (%s): %s%s", rc,
@@ -357,6 +395,21 @@ local function run_binary(opts, dir, case)
   return got
 end
 
+-- Run a batch of prepared cases, up to opts.jobs processes at once.
+local function run_batch(opts, batch)
+  local cmds = {}
+  for n, b in ipairs(batch) do
+    cmds[n] = "( " .. binary_command(opts, b.dir, b.case) .. " ) &"
+    if opts.verbose then
+      print("  $ " .. binary_command(opts, b.dir, b.case))
+    end
+  end
+  os.execute(table.concat(cmds, "\n") .. "\nwait")
+  for _, b in ipairs(batch) do
+    b.got, b.reason = binary_result(opts, b.dir)
+  end
+end
+
 local moonstep_mod
 local function run_inprocess(opts, dir, case, raw_def, raw_input)
   local ms = moonstep_mod
@@ -367,7 +420,9 @@ local function run_inprocess(opts, dir, case, raw_def, raw_input)
   if not ok then return nil, "moonstep.json.decode(input): " .. clip(input) end
   local ok2, res, diags = pcall(ms.run, def, input,
                                 { tasks_dir = dir .. "/tasks",
-                                  virtual_clock = true })
+                                  virtual_clock = true,
+                                  express = case.state_machine_type ==
+                                            "EXPRESS" })
   if not ok2 then return nil, "moonstep.run raised: " .. clip(res) end
   if res == nil then
     local d = type(diags) == "table" and diags[1]
@@ -390,7 +445,7 @@ local function usage(msg)
   io.stderr:write((msg and msg .. "\n" or "") ..
     "usage: lua5.4 spec/conformance.lua [--binary PATH] [--file JSONL]\n" ..
     "  [--filter SUBSTR] [--verbose] [--threshold PCT] [--slow]\n" ..
-    "  [--inprocess] [--timeout SECONDS] [--keep]\n")
+    "  [--inprocess] [--timeout SECONDS] [--jobs N] [--keep]\n")
   os.exit(2)
 end
 
@@ -400,7 +455,7 @@ local function parse_args(argv)
     binary = build .. "/moonstep",
     file = os.getenv("MOONSTEP_CONFORMANCE") or
            "../shared/conformance/aws-recorded.jsonl",
-    threshold = 95, timeout = 30,
+    threshold = 95, timeout = 30, jobs = 4,
   }
   local i = 1
   local function value()
@@ -417,6 +472,9 @@ local function parse_args(argv)
       o.threshold = tonumber(value()) or usage("bad --threshold")
     elseif a == "--timeout" then
       o.timeout = math.tointeger(tonumber(value())) or usage("bad --timeout")
+    elseif a == "--jobs" or a == "-j" then
+      o.jobs = math.tointeger(tonumber(value())) or usage("bad --jobs")
+      if o.jobs < 1 then usage("bad --jobs") end
     elseif a == "--verbose" then o.verbose = true
     elseif a == "--slow" then o.slow = true
     elseif a == "--inprocess" then o.inprocess = true
@@ -467,6 +525,57 @@ local function main(argv)
   local per_feature, skipped, failures = {}, {}, {}
   local total, passed, lineno = 0, 0, 0
   local t0 = os.time()
+
+  local function record(case, got, reason)
+    if got then reason = compare(case, got) end
+    local pass = reason == nil
+    if pass then
+      passed = passed + 1
+    else
+      failures[#failures + 1] = { id = case.id, reason = reason }
+    end
+    if opts.verbose then
+      print((pass and "PASS " or "FAIL ") .. case.id ..
+            (pass and "" or ": " .. reason))
+    end
+    local feats = case.features
+    if type(feats) ~= "table" or #feats == 0 then feats = { "(none)" } end
+    for _, f in ipairs(feats) do
+      local r = per_feature[f] or { pass = 0, total = 0 }
+      per_feature[f] = r
+      r.total = r.total + 1
+      if pass then r.pass = r.pass + 1 end
+    end
+  end
+
+  -- Cases go in batches: one mkdir for all, files written, then run.
+  local batch = {}
+  local function flush()
+    local dirs = {}
+    for n, b in ipairs(batch) do dirs[n] = shquote(b.dir .. "/tasks") end
+    os.execute("mkdir -p " .. table.concat(dirs, " "))
+    for _, b in ipairs(batch) do
+      write_file(b.dir .. "/def.json", b.raw_def)
+      write_file(b.dir .. "/input.json", b.raw_input)
+      if type(b.case.tasks) == "table" then
+        for name, src in pairs(b.case.tasks) do
+          write_file(b.dir .. "/tasks/" .. name .. ".lua", src)
+        end
+      end
+    end
+    if opts.inprocess then
+      for _, b in ipairs(batch) do
+        b.got, b.reason = run_inprocess(opts, b.dir, b.case, b.raw_def,
+                                        b.raw_input)
+      end
+    else
+      run_batch(opts, batch)
+    end
+    for _, b in ipairs(batch) do record(b.case, b.got, b.reason) end
+    batch = {}
+  end
+  local batch_size = opts.inprocess and 32 or opts.jobs
+
   for line in fh:lines() do
     lineno = lineno + 1
     if line:find("%S") then
@@ -482,45 +591,16 @@ local function main(argv)
         skipped[why] = (skipped[why] or 0) + 1
       else
         total = total + 1
-        local dir = string.format("%s/%d", root, lineno)
-        os.execute("mkdir -p " .. shquote(dir .. "/tasks"))
-        local raw_def = line:sub(spans.definition[1], spans.definition[2])
-        local raw_input = line:sub(spans.input[1], spans.input[2])
-        write_file(dir .. "/def.json", raw_def)
-        write_file(dir .. "/input.json", raw_input)
-        if type(case.tasks) == "table" then
-          for name, src in pairs(case.tasks) do
-            write_file(dir .. "/tasks/" .. name .. ".lua", src)
-          end
-        end
-        local got, reason
-        if opts.inprocess then
-          got, reason = run_inprocess(opts, dir, case, raw_def, raw_input)
-        else
-          got, reason = run_binary(opts, dir, case)
-        end
-        if got then reason = compare(case, got) end
-        local pass = reason == nil
-        if pass then
-          passed = passed + 1
-        else
-          failures[#failures + 1] = { id = case.id, reason = reason }
-        end
-        if opts.verbose then
-          print((pass and "PASS " or "FAIL ") .. case.id ..
-                (pass and "" or ": " .. reason))
-        end
-        local feats = case.features
-        if type(feats) ~= "table" or #feats == 0 then feats = { "(none)" } end
-        for _, f in ipairs(feats) do
-          local r = per_feature[f] or { pass = 0, total = 0 }
-          per_feature[f] = r
-          r.total = r.total + 1
-          if pass then r.pass = r.pass + 1 end
-        end
+        batch[#batch + 1] = {
+          case = case, dir = string.format("%s/%d", root, lineno),
+          raw_def = line:sub(spans.definition[1], spans.definition[2]),
+          raw_input = line:sub(spans.input[1], spans.input[2]),
+        }
+        if #batch >= batch_size then flush() end
       end
     end
   end
+  if #batch > 0 then flush() end
   fh:close()
   if not opts.keep then os.execute("rm -rf " .. shquote(root)) end
 
