@@ -62,6 +62,7 @@ struct frame {
   json_t *results;        /* outputs by slot (owned) */
   fault_t child_fault;    /* the failure that ends the state */
   bool tolerate;          /* Map: tolerated failure thresholds apply */
+  bool object_items;      /* Map over an object: items are {Key, Value} */
   double tol_pct;         /* tolerated percentage (100 = all) */
   int64_t tol_count;      /* tolerated count (-1 = not set) */
 };
@@ -938,6 +939,18 @@ static json_t *map_items(frame_t *f, fault_t *e) {
   } else {
     items = json_incref(f->effective);
   }
+  if (json_is_object(items)) {
+    /* an object maps over its members, each as {"Key": k, "Value": v};
+     * $$.Map.Item.Key and .Value name the two halves */
+    json_t *pairs = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(items, k, v)
+      json_array_append_new(pairs, json_pack("{sssO}", "Key", k, "Value", v));
+    json_decref(items);
+    items = pairs;
+    f->object_items = true;
+  }
   if (!json_is_array(items)) {
     char *txt = jsonx_dump(items, JSONX_COMPACT);
     fault_runtime(e, "Item list '%s' is not a JSON array: %s",
@@ -1004,6 +1017,7 @@ static void run_map(frame_t *f) {
                      &e))
     goto fail;
   f->tolerate = false;
+  f->object_items = false;
   f->tol_pct = 0;
   f->tol_count = -1;
   if (st->tolerated_pct.present) {
@@ -1072,8 +1086,14 @@ static void kid_start(frame_t *f, size_t i) {
   json_t *input = NULL;
   if (st->parameters) {
     json_t *ctx = json_copy(f->ctx);
-    json_object_set_new(ctx, "Map", json_pack("{s{sIsO}}", "Item", "Index",
-                                              (json_int_t)i, "Value", item));
+    json_t *mi = json_pack("{sI}", "Index", (json_int_t)i);
+    if (f->object_items) {
+      json_object_set(mi, "Key", json_object_get(item, "Key"));
+      json_object_set(mi, "Value", json_object_get(item, "Value"));
+    } else {
+      json_object_set(mi, "Value", item);
+    }
+    json_object_set_new(ctx, "Map", json_pack("{so}", "Item", mi));
     jscope_t s = {f->effective, ctx, var_lookup, f};
     fault_t e = FAULT_INIT;
     input = tmpl_eval(st->parameters, &s, &e);
