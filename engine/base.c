@@ -42,14 +42,19 @@ char *ms_strndup(const char *s, size_t n) {
   return p;
 }
 
-char *ms_asprintf(const char *fmt, ...) {
+char *ms_vasprintf(const char *fmt, va_list ap) {
   buf_t b;
-  va_list ap;
   buf_init(&b);
-  va_start(ap, fmt);
   buf_vprintf(&b, fmt, ap);
-  va_end(ap);
   return buf_steal(&b);
+}
+
+char *ms_asprintf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = ms_vasprintf(fmt, ap);
+  va_end(ap);
+  return s;
 }
 
 /* ---- buffer ---------------------------------------------------------- */
@@ -173,14 +178,11 @@ void diags_add(diags_t *d, bool warning, const char *ptr, const char *fmt,
     d->v = ms_realloc(d->v, d->cap * sizeof *d->v);
   }
   diag_t *g = &d->v[d->n++];
-  buf_t b;
   va_list ap;
-  buf_init(&b);
   va_start(ap, fmt);
-  buf_vprintf(&b, fmt, ap);
+  g->msg = ms_vasprintf(fmt, ap);
   va_end(ap);
   g->ptr = ms_strdup(ptr ? ptr : "");
-  g->msg = buf_steal(&b);
   g->warning = warning;
   g->line = g->col = 0;
   if (!warning) d->nerrors++;

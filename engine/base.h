@@ -55,6 +55,7 @@ void *ms_realloc(void *p, size_t n);
 char *ms_strdup(const char *s);
 char *ms_strndup(const char *s, size_t n);
 char *ms_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *ms_vasprintf(const char *fmt, va_list ap);
 
 /* The ASL fault: a workflow failure as a value. */
 typedef struct fault {

@@ -400,6 +400,24 @@ static void commit_vars(frame_t *f, json_t *assigned) {
 static void frame_finish(frame_t *f, json_t *output, fault_t *fault);
 static void state_fail(frame_t *f, fault_t *e);
 
+/* An engine-raised fault names the state it happened in, as AWS words it. */
+static void cause_in_state(const frame_t *f, fault_t *e) {
+  if (!e->in_state) return;
+  char *c = ms_asprintf("An error occurred while executing the state '%s' "
+                        "(entered at the event id #%lld). %s",
+                        f->m->states[f->cur].name, (long long)f->entered_id,
+                        e->cause ? e->cause : "");
+  free(e->cause);
+  e->cause = c;
+  e->in_state = false;
+}
+
+/* The current state failed with e: Retry, Catch or end; e is cleared. */
+static void fail_now(frame_t *f, fault_t *e) {
+  state_fail(f, e);
+  fault_clear(e);
+}
+
 /* Leave the current state with output (stolen) and go to next (or end). */
 static void transition(frame_t *f, json_t *output, int next, bool end) {
   emit_state(f, false, output);
@@ -449,8 +467,7 @@ fail:
   json_decref(assigned);
   json_decref(combined);
   json_decref(result);
-  state_fail(f, &e);
-  fault_clear(&e);
+  fail_now(f, &e);
 }
 
 /* Finish a state that passes its effective input on (Choice, Wait,
@@ -480,8 +497,7 @@ static void state_pass_on(frame_t *f, const tmpl_t *rule_assign, int next,
 fail:
   json_decref(assigned);
   json_decref(rule);
-  state_fail(f, &e);
-  fault_clear(&e);
+  fail_now(f, &e);
 }
 
 static json_t *error_output(const fault_t *e) {
@@ -501,14 +517,7 @@ static bool retryable_type(state_type_t t) {
 static void state_fail(frame_t *f, fault_t *e) {
   const mstate_t *st = &f->m->states[f->cur];
   exec_t *x = f->x;
-  if (e->in_state) {
-    char *c = ms_asprintf("An error occurred while executing the state '%s' "
-                          "(entered at the event id #%lld). %s", st->name,
-                          (long long)f->entered_id, e->cause ? e->cause : "");
-    free(e->cause);
-    e->cause = c;
-    e->in_state = false;
-  }
+  cause_in_state(f, e);
   kids_reset(f);
   const char *err = e->error ? e->error : "";
   if (retryable_type(st->type) && retry_allowed(err)) {
@@ -543,16 +552,7 @@ static void state_fail(frame_t *f, fault_t *e) {
     if (!out) {
       /* a failure while catching ends the frame; no second catch */
       json_decref(assigned);
-      if (e2.in_state) {
-        char *cz = ms_asprintf("An error occurred while executing the "
-                               "state '%s' (entered at the event id "
-                               "#%lld). %s", st->name,
-                               (long long)f->entered_id,
-                               e2.cause ? e2.cause : "");
-        free(e2.cause);
-        e2.cause = cz;
-        e2.in_state = false;
-      }
+      cause_in_state(f, &e2);
       frame_finish(f, NULL, &e2);
       fault_clear(&e2);
       return;
@@ -592,8 +592,7 @@ static void run_pass(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   fault_t e = FAULT_INIT;
   if (!prepare_input(f, true, &e)) {
-    state_fail(f, &e);
-    fault_clear(&e);
+    fail_now(f, &e);
     return;
   }
   json_t *result = st->result ? json_incref(st->result)
@@ -637,8 +636,7 @@ static void run_task(frame_t *f) {
   exec_t *x = f->x;
   fault_t e = FAULT_INIT;
   if (!prepare_input(f, false, &e)) {
-    state_fail(f, &e);
-    fault_clear(&e);
+    fail_now(f, &e);
     return;
   }
   /* TimeoutSecondsPath reads the input, before Parameters */
@@ -652,15 +650,13 @@ static void run_task(frame_t *f) {
                     st->timeout_seconds.path
                         ? jpath_text(st->timeout_seconds.path) : "");
       json_decref(found);
-      state_fail(f, &e);
-      fault_clear(&e);
+      fail_now(f, &e);
       return;
     }
     json_decref(found);
   }
   if (!apply_parameters(f, &e)) {
-    state_fail(f, &e);
-    fault_clear(&e);
+    fail_now(f, &e);
     return;
   }
   task_kind_t kind = task_kind(st->resource);
@@ -713,8 +709,7 @@ static void run_task(frame_t *f) {
                                       : "lambdaFunctionFailedEventDetails")
                          : (timed_out ? "taskTimedOutEventDetails"
                                       : "taskFailedEventDetails"), fd);
-    state_fail(f, &e);
-    fault_clear(&e);
+    fail_now(f, &e);
     return;
   }
   snprintf(type, sizeof type, "%sSucceeded", pre);
@@ -738,16 +733,14 @@ static void run_choice(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   fault_t e = FAULT_INIT;
   if (!prepare_input(f, false, &e)) {
-    state_fail(f, &e);
-    fault_clear(&e);
+    fail_now(f, &e);
     return;
   }
   jscope_t s = scope_of(f, f->effective);
   for (size_t i = 0; i < st->nchoices; i++) {
     int r = choice_eval(st->choices[i].rule, &s, &e);
     if (r < 0) {
-      state_fail(f, &e);
-      fault_clear(&e);
+      fail_now(f, &e);
       return;
     }
     if (r) {
@@ -761,8 +754,7 @@ static void run_choice(frame_t *f) {
     return;
   }
   fault_set(&e, "States.NoChoiceMatched", "No Matches!");
-  state_fail(f, &e);
-  fault_clear(&e);
+  fail_now(f, &e);
 }
 
 static char *value_text(const json_t *v) {
@@ -837,8 +829,7 @@ static void run_wait(frame_t *f) {
   else sleep_until(f, until);
   return;
 fail:
-  state_fail(f, &e);
-  fault_clear(&e);
+  fail_now(f, &e);
 }
 
 static void run_fail(frame_t *f) {
@@ -869,8 +860,7 @@ static void run_fail(frame_t *f) {
   return;
 fail:
   free(error);
-  state_fail(f, &e);
-  fault_clear(&e);
+  fail_now(f, &e);
 }
 
 /* ---- Parallel and Map -------------------------------------------------- */
@@ -881,8 +871,7 @@ static void run_parallel(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   fault_t e = FAULT_INIT;
   if (!prepare_input(f, true, &e)) {
-    state_fail(f, &e);
-    fault_clear(&e);
+    fail_now(f, &e);
     return;
   }
   emit(f, "ParallelStateStarted", NULL, NULL);
@@ -1066,8 +1055,7 @@ static void run_map(frame_t *f) {
   }
   return;
 fail:
-  state_fail(f, &e);
-  fault_clear(&e);
+  fail_now(f, &e);
 }
 
 /* Start child i of f (a branch or an iteration). */
@@ -1100,15 +1088,7 @@ static void kid_start(frame_t *f, size_t i) {
     json_decref(ctx);
     if (!input) {
       /* the selector failed: the iteration fails with it */
-      if (e.in_state) {
-        char *c = ms_asprintf("An error occurred while executing the state "
-                              "'%s' (entered at the event id #%lld). %s",
-                              st->name, (long long)f->entered_id,
-                              e.cause ? e.cause : "");
-        free(e.cause);
-        e.cause = c;
-        e.in_state = false;
-      }
+      cause_in_state(f, &e);
       frame_t *k = frame_new(x, st->iterator, f, i, json_null());
       f->kids[i] = k;
       frame_finish(k, NULL, &e);
@@ -1192,8 +1172,7 @@ static void children_done(frame_t *f) {
     fault_move(&e, &f->child_fault);
     emit(f, map ? "MapStateFailed" : "ParallelStateFailed",
          NULL, NULL);
-    state_fail(f, &e);
-    fault_clear(&e);
+    fail_now(f, &e);
     return;
   }
   emit(f, map ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL, NULL);

@@ -78,15 +78,13 @@ static json_t *fail(ev_t *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static json_t *fail(ev_t *e, const char *fmt, ...) {
-  buf_t b;
   va_list ap;
-  buf_init(&b);
   va_start(ap, fmt);
-  buf_vprintf(&b, fmt, ap);
+  char *why = ms_vasprintf(fmt, ap);
   va_end(ap);
   fault_runtime(e->f, "The function '%s' had the following error: %s",
-                e->c->text, b.data ? b.data : "");
-  buf_free(&b);
+                e->c->text, why);
+  free(why);
   return NULL;
 }
 
@@ -580,14 +578,12 @@ static bool perr(ps_t *p, const char *fmt, ...)
 
 static bool perr(ps_t *p, const char *fmt, ...) {
   if (p->err) return false;
-  buf_t b;
   va_list ap;
-  buf_init(&b);
   va_start(ap, fmt);
-  buf_vprintf(&b, fmt, ap);
+  char *why = ms_vasprintf(fmt, ap);
   va_end(ap);
-  buf_printf(&b, " (at offset %zu of \"%s\")", p->i, p->s);
-  p->err = buf_steal(&b);
+  p->err = ms_asprintf("%s (at offset %zu of \"%s\")", why, p->i, p->s);
+  free(why);
   return false;
 }
 

@@ -193,8 +193,8 @@ static void call_init(task_host_t *h, const task_call_t *c, call_t *k) {
   if (k->when == (time_t)-1) k->when = time(NULL);
   if (!eid || !arn_field(eid, 3, k->region, sizeof k->region) ||
       !arn_field(eid, 4, k->account, sizeof k->account)) {
-    strcpy(k->region, DEFAULT_REGION);
-    strcpy(k->account, DEFAULT_ACCOUNT);
+    snprintf(k->region, sizeof k->region, "%s", DEFAULT_REGION);
+    snprintf(k->account, sizeof k->account, "%s", DEFAULT_ACCOUNT);
   }
 }
 
@@ -214,8 +214,8 @@ static bool name_ok(const char *s) {
 static bool fn_resolve(fn_t *fn, const char *fname, const char *qualifier,
                        const call_t *k) {
   char part[32] = "aws", region[32], account[32], name[128], q[128] = "";
-  strcpy(region, k->region);
-  strcpy(account, k->account);
+  snprintf(region, sizeof region, "%s", k->region);
+  snprintf(account, sizeof account, "%s", k->account);
   int nf = 1;
   for (const char *p = fname; *p; p++) nf += *p == ':';
   bool ok;
