@@ -268,6 +268,15 @@ static void context_enter(frame_t *f, double when) {
     json_t *ctx = json_copy(f->ctx);
     json_decref(f->ctx);
     f->ctx = ctx;
+  } else if (f->ctx_state && f->ctx_state->refcount == 1) {
+    /* nobody captured the last State object: update it in place */
+    json_object_set_new(f->ctx_state, "EnteredTime",
+                        entered_time(f->x, when));
+    json_object_set_new(f->ctx_state, "Name",
+                        json_string(f->m->states[f->cur].name));
+    json_object_set_new(f->ctx_state, "RetryCount",
+                        json_integer(f->retry_count));
+    return;
   }
   json_t *st = json_object();
   json_object_set_new(st, "EnteredTime", entered_time(f->x, when));
@@ -292,10 +301,16 @@ static void context_retry(frame_t *f) {
 
 /* ---- history ----------------------------------------------------------- */
 
-static const char *type_word[] = {
-  [ST_PASS] = "Pass", [ST_TASK] = "Task", [ST_CHOICE] = "Choice",
-  [ST_WAIT] = "Wait", [ST_SUCCEED] = "Succeed", [ST_FAIL] = "Fail",
-  [ST_PARALLEL] = "Parallel", [ST_MAP] = "Map",
+/* History event types of each state type: [type][entered]. */
+static const char *const state_event[][2] = {
+  [ST_PASS] = {"PassStateExited", "PassStateEntered"},
+  [ST_TASK] = {"TaskStateExited", "TaskStateEntered"},
+  [ST_CHOICE] = {"ChoiceStateExited", "ChoiceStateEntered"},
+  [ST_WAIT] = {"WaitStateExited", "WaitStateEntered"},
+  [ST_SUCCEED] = {"SucceedStateExited", "SucceedStateEntered"},
+  [ST_FAIL] = {"FailStateExited", "FailStateEntered"},
+  [ST_PARALLEL] = {"ParallelStateExited", "ParallelStateEntered"},
+  [ST_MAP] = {"MapStateExited", "MapStateEntered"},
 };
 
 static json_t *text_of(const json_t *v) {
@@ -317,9 +332,6 @@ static bool keeps(const frame_t *f) { return history_keeps(&f->x->hist); }
 
 static void emit_state(frame_t *f, bool entered, const json_t *data) {
   const mstate_t *st = &f->m->states[f->cur];
-  char type[48];
-  snprintf(type, sizeof type, "%sState%s", type_word[st->type],
-           entered ? "Entered" : "Exited");
   json_t *d = NULL;
   if (keeps(f)) {
     d = json_object();
@@ -328,8 +340,9 @@ static void emit_state(frame_t *f, bool entered, const json_t *data) {
     json_object_set_new(d, entered ? "inputDetails" : "outputDetails",
                         json_pack("{sb}", "truncated", 0));
   }
-  int64_t id = emit(f, type, entered ? "stateEnteredEventDetails"
-                                     : "stateExitedEventDetails", d);
+  int64_t id = emit(f, state_event[st->type][entered],
+                    entered ? "stateEnteredEventDetails"
+                            : "stateExitedEventDetails", d);
   if (entered) f->entered_id = id;
 }
 
