@@ -1,5 +1,7 @@
-/* api.c - the public C API (moonstep.h): engines, loaded machines, runs and
- * expression evaluation, over machine.c, exec.c and task.c.
+/* api.c - the public C API (moonstep.h): engines, loaded machines, runs,
+ * expression and template evaluation, JSONPath descriptions and source
+ * locations, over machine.c, exec.c, task.c, payload.c, jpath.c and
+ * jsonloc.c.
  *
  * The CLI, the REPL and the Lua module call only these functions.
  */
@@ -51,6 +53,22 @@ static void parse_error(diags_t *d, const char *err) {
   d->v[d->n - 1].col = col;
 }
 
+/* Diagnostics in the order of the text, so a reader goes top to bottom;
+ * a stable insertion sort (there are few, and ties keep their order). */
+static void diags_sort(diags_t *d, size_t from) {
+  for (size_t i = from + 1; i < d->n; i++) {
+    diag_t g = d->v[i];
+    size_t j = i;
+    while (j > from && (d->v[j - 1].line > g.line ||
+                        (d->v[j - 1].line == g.line &&
+                         d->v[j - 1].col > g.col))) {
+      d->v[j] = d->v[j - 1];
+      j--;
+    }
+    d->v[j] = g;
+  }
+}
+
 ms_machine_t *ms_machine_load(const char *text, size_t len, diags_t *d) {
   if (len > MS_DEFINITION_MAX) {
     diags_add(d, false, "", "the definition is %zu bytes; the limit is %d",
@@ -64,9 +82,10 @@ ms_machine_t *ms_machine_load(const char *text, size_t len, diags_t *d) {
     free(err);
     return NULL;
   }
-  size_t before = d->nerrors;
+  size_t before = d->nerrors, first = d->n;
   machine_t *m = machine_compile(def, d);
   jsonloc_fill(text, len, d);
+  diags_sort(d, first);
   if (!m || d->nerrors > before) {
     machine_free(m);
     json_decref(def);
@@ -112,8 +131,8 @@ static json_t *vars_lookup(const void *ud, const char *name) {
   return ud ? json_object_get(ud, name) : NULL;
 }
 
-json_t *ms_eval(const char *expr, json_t *input, json_t *context,
-                json_t *vars, fault_t *f) {
+json_t *ms_eval(const char *expr, const char *field, json_t *input,
+                json_t *context, json_t *vars, fault_t *f) {
   char *err = NULL;
   jexpr_t *e = jexpr_compile(expr, &err);
   if (!e) {
@@ -124,8 +143,56 @@ json_t *ms_eval(const char *expr, json_t *input, json_t *context,
   json_t *empty = NULL;
   if (!input) input = empty = json_object();
   jscope_t s = {input, context, vars_lookup, vars};
-  json_t *r = jexpr_eval(e, &s, NULL, f);
+  json_t *r = jexpr_eval(e, &s, field, f);
   jexpr_free(e);
   json_decref(empty);
   return r;
+}
+
+json_t *ms_template(json_t *tpl, bool assign, json_t *input,
+                    json_t *context, json_t *vars, diags_t *d, fault_t *f) {
+  const char *ptr = assign ? "/Assign" : "/Parameters";
+  if (!tpl) {
+    diags_add(d, false, ptr, "no template given");
+    return NULL;
+  }
+  size_t before = d->nerrors;
+  tmpl_t *t = assign ? tmpl_compile_assign(tpl, ptr, d)
+                     : tmpl_compile(tpl, ptr, d);
+  if (!t || d->nerrors > before) {
+    tmpl_free(t);
+    return NULL;
+  }
+  json_t *empty = NULL;
+  if (!input) input = empty = json_object();
+  jscope_t s = {input, context, vars_lookup, vars};
+  json_t *r = tmpl_eval(t, &s, f);
+  tmpl_free(t);
+  json_decref(empty);
+  return r;
+}
+
+/* How ms_path names a path's root. */
+static const char *const root_names[] = {
+  [JPATH_INPUT] = "input", [JPATH_CONTEXT] = "context",
+  [JPATH_VAR] = "variable",
+};
+
+json_t *ms_path(const char *text, char **err) {
+  jpath_t *p = jpath_compile(text, err);
+  if (!p) return NULL;
+  char *norm = jpath_normalized(p);
+  json_t *r = json_pack("{s:s, s:s, s:b, s:s}", "text", jpath_text(p),
+                        "normalized", norm, "reference",
+                        jpath_is_reference(p), "root",
+                        root_names[jpath_root(p)]);
+  free(norm);
+  jpath_free(p);
+  if (!r && err) *err = ms_strdup("the path is not valid UTF-8");
+  return r;
+}
+
+bool ms_locate(const char *text, size_t len, const char *ptr, int *line,
+               int *col) {
+  return jsonloc_find(text, len, ptr, line, col);
 }

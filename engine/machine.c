@@ -343,6 +343,45 @@ static void retrier_compile(cc_t *c, json_t *o, const char *ptr, bool last,
   }
 }
 
+/* Edit distance between two short names (for "did you mean"). */
+static size_t distance(const char *a, const char *b) {
+  size_t n = strlen(b), row[81];
+  if (n > 80 || strlen(a) > 80) return SIZE_MAX;
+  for (size_t j = 0; j <= n; j++) row[j] = j;
+  for (size_t i = 1; a[i - 1]; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= n; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[n];
+}
+
+/* Report a name that names no state, suggesting the closest one. */
+static void no_state(cc_t *c, const machine_t *m, const char *ptr,
+                     const char *key, const char *name) {
+  const char *best = NULL;
+  size_t bd = SIZE_MAX;
+  for (size_t i = 0; i < m->nstates; i++) {
+    size_t d = distance(name, m->states[i].name);
+    if (d < bd) {
+      bd = d;
+      best = m->states[i].name;
+    }
+  }
+  if (best && bd <= 2 && bd < strlen(name))
+    ferr(c, ptr, key, "no state named \"%s\" (did you mean \"%s\"?)", name,
+         best);
+  else
+    ferr(c, ptr, key, "no state named \"%s\"", name);
+}
+
 /* Resolve a transition target: index, or -1 after reporting. */
 static int target(cc_t *c, machine_t *m, json_t *v, const char *ptr,
                   const char *key) {
@@ -352,8 +391,7 @@ static int target(cc_t *c, machine_t *m, json_t *v, const char *ptr,
     return -1;
   }
   int i = machine_find(m, json_string_value(v));
-  if (i < 0)
-    ferr(c, ptr, key, "no state named \"%s\"", json_string_value(v));
+  if (i < 0) no_state(c, m, ptr, key, json_string_value(v));
   return i;
 }
 
@@ -944,7 +982,7 @@ static machine_t *compile_machine(cc_t *c, json_t *def, const char *ptr,
     ferr(c, ptr, "StartAt", "StartAt must be a state name string");
   else if (states &&
            (m->start = machine_find(m, json_string_value(sa))) < 0)
-    ferr(c, ptr, "StartAt", "no state named \"%s\"", json_string_value(sa));
+    no_state(c, m, ptr, "StartAt", json_string_value(sa));
 
   /* Second pass: compile each state. */
   if (states) {
