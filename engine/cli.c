@@ -203,7 +203,7 @@ static int cmd_eval(int argc, char **argv) {
     rc = usage_error("eval: %s", "--vars must be a JSON object");
   if (rc == MS_EXIT_OK) {
     fault_t f = FAULT_INIT;
-    json_t *v = ms_eval(expr, input, context, vars, &f);
+    json_t *v = ms_eval(expr, NULL, input, context, vars, &f);
     if (v) {
       print_json(v);
       json_decref(v);

@@ -3,10 +3,11 @@
  *
  * A thin layer over the public API in moonstep.h and the JSON bridge in
  * luabridge.c: moonstep.json (decode/encode/null/array/equal), run,
- * validate, eval, engine (a userdata reusing one engine across runs) and
- * version. State lives in userdata and the registry, never in globals.
- * Programming errors (bad arguments, unconvertible values) raise; an
- * invalid definition or a failed eval returns nil plus the reason.
+ * validate, eval, template, path, locate, engine (a userdata reusing one
+ * engine across runs) and version. State lives in userdata and the
+ * registry, never in globals. Programming errors (bad arguments,
+ * unconvertible values) raise; an invalid definition, template or path
+ * and a failed eval or template return nil plus the reason.
  */
 #include "moonstep.h"
 #include "luabridge.h"
@@ -35,15 +36,30 @@ static json_t *check_json(lua_State *L, int idx, const char *who) {
   return v;
 }
 
-/* Convert the values at idx[0..n) into out[0..n) (absent -> NULL unless
- * nil_null), raising after releasing what was already converted. */
+/* The value at idx as JSON: parsed from a string when text, else
+ * converted. New reference, or NULL with *err (malloc'd). */
+static json_t *to_json(lua_State *L, int idx, bool text, char **err) {
+  if (!text) return luabridge_to_json(L, idx, err);
+  if (lua_type(L, idx) != LUA_TSTRING) {
+    *err = ms_asprintf("JSON text expected (got %s)",
+                       luaL_typename(L, idx));
+    return NULL;
+  }
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  return jsonx_parse(s, len, err);
+}
+
+/* Convert the values at idx[0..n) into out[0..n) (index 0: absent, NULL);
+ * those whose bit is set in text are JSON text to parse. Raises after
+ * releasing what was already converted. */
 static void check_jsons(lua_State *L, const int *idx, json_t **out, int n,
-                        const char *who) {
+                        unsigned text, const char *who) {
   for (int i = 0; i < n; i++) {
     out[i] = NULL;
     if (idx[i] == 0) continue;
     char *err = NULL;
-    out[i] = luabridge_to_json(L, idx[i], &err);
+    out[i] = to_json(L, idx[i], (text >> i) & 1u, &err);
     if (!out[i]) {
       for (int j = 0; j < i; j++) json_decref(out[j]);
       lua_pushfstring(L, "%s: %s", who, err ? err : "conversion failed");
@@ -175,7 +191,7 @@ static int j_equal(lua_State *L) {
   luaL_checkany(L, 2);
   int idx[2] = {1, 2};
   json_t *v[2];
-  check_jsons(L, idx, v, 2, "json.equal");
+  check_jsons(L, idx, v, 2, 0, "json.equal");
   bool eq = jsonx_equal(v[0], v[1]);
   json_decref(v[0]);
   json_decref(v[1]);
@@ -331,7 +347,7 @@ static const luaL_Reg engine_meta[] = {
   {NULL, NULL},
 };
 
-/* ---- validate and eval ----------------------------------------------- */
+/* ---- validate, eval, template, path and locate ----------------------- */
 
 /* moonstep.validate(definition) -> true|false, diagnostics */
 static int l_validate(lua_State *L) {
@@ -348,8 +364,20 @@ static int l_validate(lua_State *L) {
   return 2;
 }
 
-/* moonstep.eval(expr, input [, {context=, vars=}]) -> value | nil, error,
- * cause */
+/* Push nil, the fault's error and cause (nil when it has none), and
+ * clear f. Returns the number of values pushed. */
+static int push_fault(lua_State *L, fault_t *f) {
+  lua_pushnil(L);
+  lua_pushstring(L, f->error ? f->error : "States.Runtime");
+  if (f->cause) lua_pushstring(L, f->cause);
+  else lua_pushnil(L);
+  fault_clear(f);
+  return 3;
+}
+
+/* moonstep.eval(expr, input [, {context=, vars=, field=}]) -> value |
+ * nil, error, cause. field names the ".$" field (or ErrorPath, ...) that
+ * the cause of a missing path mentions. */
 static int l_eval(lua_State *L) {
   const char *expr = luaL_checkstring(L, 1);
   int opts = opt_table(L, 3);
@@ -359,23 +387,95 @@ static int l_eval(lua_State *L) {
     if (lua_getfield(L, opts, "context") != LUA_TNIL) idx[1] = 4;
     if (lua_getfield(L, opts, "vars") != LUA_TNIL) idx[2] = 5;
   }
+  const char *field = opt_string(L, opts, "field");
   json_t *v[3];
-  check_jsons(L, idx, v, 3, "moonstep.eval");
+  check_jsons(L, idx, v, 3, 0, "moonstep.eval");
   fault_t f = FAULT_INIT;
-  json_t *r = ms_eval(expr, v[0], v[1], v[2], &f);
+  json_t *r = ms_eval(expr, field, v[0], v[1], v[2], &f);
   for (int i = 0; i < 3; i++) json_decref(v[i]);
-  if (r) {
+  if (!r) return push_fault(L, &f);
+  fault_clear(&f);
+  luabridge_push(L, r);
+  json_decref(r);
+  return 1;
+}
+
+/* moonstep.template(tpl, input [, {context=, vars=, assign=, text=}]) ->
+ * value | nil, error, cause | nil, "invalid", diagnostics. assign: tpl is
+ * an Assign object (diagnostics under /Assign, else /Parameters). text:
+ * tpl and input are JSON text and the value comes back as compact JSON
+ * text, so object key order survives both ways. A nil input is {}. */
+static int l_template(lua_State *L) {
+  luaL_checkany(L, 1);
+  int opts = opt_table(L, 3);
+  lua_settop(L, 3);
+  bool text = opt_bool(L, opts, "text");
+  bool assign = opt_bool(L, opts, "assign");
+  int idx[4] = {1, lua_isnil(L, 2) ? 0 : 2, 0, 0};
+  if (opts) {
+    if (lua_getfield(L, opts, "context") != LUA_TNIL) idx[2] = 4;
+    if (lua_getfield(L, opts, "vars") != LUA_TNIL) idx[3] = 5;
+  }
+  json_t *v[4];
+  check_jsons(L, idx, v, 4, text ? 3u : 0u, "moonstep.template");
+  diags_t d;
+  diags_init(&d);
+  fault_t f = FAULT_INIT;
+  json_t *r = ms_template(v[0], assign, v[1], v[2], v[3], &d, &f);
+  for (int i = 0; i < 4; i++) json_decref(v[i]);
+  if (!r && d.nerrors > 0) {
     fault_clear(&f);
+    lua_pushnil(L);
+    lua_pushliteral(L, "invalid");
+    push_diags(L, &d);
+    diags_free(&d);
+    return 3;
+  }
+  diags_free(&d);
+  if (!r) return push_fault(L, &f);
+  fault_clear(&f);
+  if (text) {
+    char *s = jsonx_dump(r, JSONX_COMPACT);
+    lua_pushstring(L, s);
+    free(s);
+  } else {
     luabridge_push(L, r);
-    json_decref(r);
+  }
+  json_decref(r);
+  return 1;
+}
+
+/* moonstep.path(text) -> {text=, normalized=, reference=, root=} | nil,
+ * err */
+static int l_path(lua_State *L) {
+  const char *text = luaL_checkstring(L, 1);
+  char *err = NULL;
+  json_t *r = ms_path(text, &err);
+  if (!r) {
+    lua_pushnil(L);
+    lua_pushstring(L, err ? err : "invalid JSONPath");
+    free(err);
+    return 2;
+  }
+  luabridge_push(L, r);
+  json_decref(r);
+  return 1;
+}
+
+/* moonstep.locate(text, pointer) -> line, col | nil (the text breaks off
+ * before the position; it is not validated) */
+static int l_locate(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  const char *ptr = luaL_checkstring(L, 2);
+  int line, col;
+  if (!ms_locate(text, len, ptr, &line, &col)) {
+    lua_pushnil(L);
     return 1;
   }
-  lua_pushnil(L);
-  lua_pushstring(L, f.error ? f.error : "States.Runtime");
-  if (f.cause) lua_pushstring(L, f.cause);
-  else lua_pushnil(L);
-  fault_clear(&f);
-  return 3;
+  lua_pushinteger(L, line);
+  lua_pushinteger(L, col);
+  return 2;
 }
 
 /* ---- the module ------------------------------------------------------ */
@@ -385,6 +485,9 @@ static const luaL_Reg ms_funcs[] = {
   {"engine", l_engine},
   {"validate", l_validate},
   {"eval", l_eval},
+  {"template", l_template},
+  {"path", l_path},
+  {"locate", l_locate},
   {NULL, NULL},
 };
 

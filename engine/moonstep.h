@@ -48,8 +48,36 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
                const ms_run_options_t *o);
 
 /* Evaluate a JSONPath or intrinsic expression as a ".$" field would.
- * context and vars may be NULL. New reference or NULL with f set. */
-json_t *ms_eval(const char *expr, json_t *input, json_t *context,
-                json_t *vars, fault_t *f);
+ * field names that field in the cause of a missing path ("v.$",
+ * "ErrorPath"; NULL: not named). input, context and vars may be NULL
+ * (input then is {}). New reference or NULL with f set; an expression that
+ * does not compile is States.Runtime with the compiler's message. */
+json_t *ms_eval(const char *expr, const char *field, json_t *input,
+                json_t *context, json_t *vars, fault_t *f);
+
+/* Compile a payload template and evaluate it once, as a state would:
+ * Parameters-like (problems reported under "/Parameters") or, when assign
+ * is true, an Assign object (under "/Assign", with the variable-name
+ * checks). input, context and vars may be NULL (input then is {}).
+ * Returns a new reference that may share subtrees with tpl and the scope
+ * (treat it as immutable, or json_deep_copy it); NULL with the compile
+ * problems in d (line and column 0) or, if it compiled, with the
+ * evaluation fault in f. */
+json_t *ms_template(json_t *tpl, bool assign, json_t *input,
+                    json_t *context, json_t *vars, diags_t *d, fault_t *f);
+
+/* Compile a JSONPath and describe it: {"text", "normalized" ($['a'][0]
+ * form), "reference" (selects at most one node), "root" ("input",
+ * "context" or "variable")}. New reference, or NULL with *err (malloc'd)
+ * holding the syntax error. */
+json_t *ms_path(const char *text, char **err);
+
+/* Where the value at JSON pointer ptr starts in the JSON text (1-based
+ * line, column in characters); an object member is located at its key and
+ * a missing pointer at its deepest existing ancestor. The scan is lenient
+ * (the text is not validated): false only when it breaks off before the
+ * position is found. */
+bool ms_locate(const char *text, size_t len, const char *ptr, int *line,
+               int *col);
 
 #endif

@@ -1,22 +1,30 @@
 -- fixtures_spec.lua - the data-driven driver: every case in
--- spec/fixtures/{jpath,intrinsic,choice,validate}/cases.json becomes one
--- `it`, named by its stable id, run through the moonstep Lua module:
--- moonstep.eval for paths and intrinsics, a three-state machine for Choice
--- rules (and a Pass state's ResultPath for jpath "set" cases),
--- moonstep.validate for definitions. A missing or unreadable fixture file
--- fails loudly; it is never skipped.
+-- spec/fixtures/{jpath,intrinsic,choice,validate,payload}/cases.json and
+-- spec/fixtures/validate/jsonloc.json becomes one `it`, named by its
+-- stable id, run through the moonstep Lua module: moonstep.eval for paths
+-- and intrinsics, moonstep.path for what a path is, a three-state machine
+-- for Choice rules (and a Pass state's ResultPath for jpath "set" cases),
+-- moonstep.validate for definitions, moonstep.template for payload
+-- templates, moonstep.locate for source positions. A missing or unreadable
+-- fixture file fails loudly; it is never skipped. (The interpreter's
+-- exec/ and task/ files are driven by exec_spec.lua.)
 --
 -- Case fields (each file is an array of objects with an "id"):
 --   jpath      path, input, context?, vars?, expected | error [why]
 --              | compile_error [why]; set, value, input, expected | error
---              [why] (ResultPath semantics); normalized, reference: not
---              visible through the module, ignored here
+--              [why] (ResultPath semantics); normalized?, reference?
+--              (checked with moonstep.path)
 --   intrinsic  expr, input, context?, vars?, expected | error [cause]
 --              | compile_error | check "range" + range [lo, hi] | "uuid"
 --   choice     rule, input, vars?, context? (Execution.Name only), top?,
 --              expected true|false | error [cause] | invalid (message part)
 --   validate   definition, valid true [warnings] | errors; each expected
 --              diagnostic is {pointer, contains}
+--   payload    template, input?, context?, vars?, assign?, expected (key
+--              order included) | error + cause | invalid (message part)
+--              [ptr]; or expr [field], input, expected | error + cause |
+--              invalid (part of the cause)
+--   jsonloc    text, pointer, line, col (validate/jsonloc.json)
 local moonstep = require "moonstep"   -- cpath from .busted (MOONSTEP_BUILD)
 local json = moonstep.json
 package.path = "./spec/?.lua;" .. package.path
@@ -24,8 +32,8 @@ local ordered = require "conformance"  -- a JSON decoder keeping key order
 
 local ROOT = "spec/fixtures/"
 
-local function load_cases(area)
-  local path = ROOT .. area .. "/cases.json"
+local function load_cases(area, file)
+  local path = ROOT .. area .. "/" .. (file or "cases.json")
   local f, err = io.open(path, "rb")
   if not f then return nil, path .. ": " .. tostring(err) end
   local text = f:read("a")
@@ -35,12 +43,17 @@ local function load_cases(area)
   if type(cases) ~= "table" or #cases == 0 then
     return nil, path .. ": not a non-empty array of cases"
   end
-  -- Lua tables forget key order, and "$.o.*" or "$..x" results follow it:
-  -- keep each case's input as text too, in the file's key order.
+  -- Lua tables forget key order, and "$.o.*" or "$..x" results follow it
+  -- (as do templates' outputs): keep each case's input, template and
+  -- expected value as text too, in the file's key order.
   local raw = ordered.decode(text, nil, true)
   for n, case in ipairs(cases) do
-    if type(case) == "table" and case.input ~= nil then
-      case.input_text = ordered.encode(raw[n].input)
+    if type(case) == "table" then
+      for _, k in ipairs({ "input", "template", "expected" }) do
+        if case[k] ~= nil then
+          case[k .. "_text"] = ordered.encode(raw[n][k])
+        end
+      end
     end
   end
   return cases
@@ -64,12 +77,15 @@ local function opts_of(case)
   return { context = case.context, vars = case.vars }
 end
 
--- Turn each case of area into an it(); run(case) does the checking.
-local function drive(area, run)
-  describe(area .. " fixtures", function()
-    local cases, err = load_cases(area)
+-- Turn each case of area/file (default cases.json) into an it(); run(case)
+-- does the checking.
+local function drive(area, run, file)
+  local label = file and (area .. "/" .. file) or area
+  describe(label .. " fixtures", function()
+    local cases, err = load_cases(area, file)
     if not cases then
-      it("has spec/fixtures/" .. area .. "/cases.json", function()
+      it("has spec/fixtures/" .. area .. "/" .. (file or "cases.json"),
+         function()
         error("fixture file missing or invalid: " .. err)
       end)
       return
@@ -162,7 +178,40 @@ end
 ---------------------------------------------------------------------------
 -- jpath
 
+-- What moonstep.path says of a path: it compiles (or not, with the case's
+-- why), its text and root, and the case's normalized and reference fields.
+local function root_of(text)
+  if text:find("^%$%$") then return "context" end
+  if text:find("^%$[%a_\128-\255]") then return "variable" end
+  return "input"
+end
+
+local function check_path(text, case)
+  local p, err = moonstep.path(text)
+  if case.compile_error then
+    assert(p == nil, "compiled: " .. show(p))
+    assert(type(err) == "string", "no compile error message")
+    if type(case.why) == "string" then
+      assert(err:find(case.why, 1, true), string.format(
+        "error %q does not contain %q", err, case.why))
+    end
+    return
+  end
+  assert(p ~= nil, "does not compile: " .. tostring(err))
+  assert.are.equal(text, p.text)
+  assert.are.equal(root_of(text), p.root, "root")
+  if has(case, "normalized") then
+    assert.are.equal(case.normalized, p.normalized, "normalized")
+  end
+  if has(case, "reference") then
+    assert.are.equal(case.reference, p.reference, "reference")
+  end
+end
+
 drive("jpath", function(case)
+  if not has(case, "set") or case.error == nil then
+    check_path(case.path or case.set, case)
+  end
   if has(case, "set") then
     local def = { StartAt = "S", States = { S = {
       Type = "Pass", Result = case.value, ResultPath = case.set,
@@ -346,3 +395,76 @@ drive("validate", function(case)
     assert.are.equal("number", type(g.col), "diagnostic without col")
   end
 end)
+
+---------------------------------------------------------------------------
+-- payload: templates through moonstep.template with template and input as
+-- text (key order kept, and the output's checked); bare expressions
+-- through moonstep.eval.
+
+-- Does diags hold an error containing part (at ptr, when given)?
+local function find_error(diags, part, ptr)
+  for _, g in ipairs(diags) do
+    if not g.warning and g.message:find(part, 1, true) and
+       (ptr == nil or g.pointer == ptr) then
+      return true
+    end
+  end
+  return false
+end
+
+local function payload_expr(case)
+  local input = case.input
+  if input == nil then input = json.decode("{}") end
+  local v, err, cause = moonstep.eval(case.expr, input,
+    { context = case.context, vars = case.vars, field = case.field })
+  if has(case, "invalid") then
+    assert(v == nil, "compiled: " .. show(v))
+    assert(err ~= nil, "no error name")
+    assert(type(cause) == "string" and cause:find(case.invalid, 1, true),
+           string.format("cause %q does not contain %q", tostring(cause),
+                         case.invalid))
+  elseif has(case, "error") then
+    assert(v == nil, "expected " .. tostring(case.error) .. ", got " ..
+                     show(v))
+    assert_fault(case, err, cause, case.expr)
+  else
+    assert(v ~= nil, string.format("eval failed: %s: %s", tostring(err),
+                                   tostring(cause)))
+    assert_equal_json(case.expected, v, case.expr)
+  end
+end
+
+drive("payload", function(case)
+  if has(case, "expr") then return payload_expr(case) end
+  local got, err, cause = moonstep.template(case.template_text,
+    case.input_text, { context = case.context, vars = case.vars,
+                       assign = case.assign, text = true })
+  if has(case, "invalid") then
+    assert(got == nil, "compiled: " .. tostring(got))
+    assert.are.equal("invalid", err, tostring(cause))
+    assert(find_error(cause, case.invalid, case.ptr), string.format(
+      "no error%s containing %q; got: %s", case.ptr and (" at " ..
+      case.ptr) or "", case.invalid, list_diags(cause)))
+  elseif has(case, "error") then
+    assert(got == nil, "expected " .. tostring(case.error) .. ", got " ..
+                       tostring(got))
+    assert(err ~= "invalid", "refused: " .. list_diags(cause))
+    assert_fault(case, err, cause, "template")
+  else
+    assert(got ~= nil, string.format("failed: %s: %s", tostring(err),
+      type(cause) == "table" and list_diags(cause) or tostring(cause)))
+    -- the same encoder on both sides: values and key order must agree
+    assert.are.equal(case.expected_text,
+                     ordered.encode(ordered.decode(got, nil, true)))
+  end
+end)
+
+---------------------------------------------------------------------------
+-- jsonloc: where moonstep.locate puts a JSON pointer in a text
+
+drive("validate", function(case)
+  local line, col = moonstep.locate(case.text, case.pointer)
+  assert(line ~= nil, "not located")
+  assert.are.same({ case.line, case.col }, { line, col },
+                  "line, col of " .. case.pointer)
+end, "jsonloc.json")
