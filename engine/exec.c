@@ -27,6 +27,8 @@ typedef enum {
   AT_RETRY,          /* a retry backoff elapsed: do the state's work again */
   AT_CHILDREN,       /* waiting for branches or iterations */
   AT_CHILDREN_DONE,  /* every child finished, or one failed */
+  AT_FAIL,           /* fail at once with the pending fault (a child whose
+                        ItemSelector failed, queued to keep stacks flat) */
 } stage_t;
 
 typedef enum { Q_NONE, Q_READY, Q_SLEEP } queue_t;
@@ -51,8 +53,16 @@ struct frame {
   size_t nattempts;
 
   queue_t q;              /* which scheduler list holds the frame */
-  frame_t *qprev, *qnext;
+  frame_t *qprev, *qnext; /* run queue links */
+  size_t heap_at;         /* index in the timer heap when sleeping */
   double wake;            /* when sleeping: epoch seconds */
+  fault_t pending;        /* AT_FAIL: the fault to fail with */
+
+  /* A Distributed Map iteration is a child execution with a history of its
+   * own: its events do not go into (or count against) the parent's. */
+  frame_t *own;           /* the iteration that numbers this frame's events,
+                             NULL for the execution's own history */
+  int64_t events;         /* on an iteration root: events it numbered */
 
   /* Parallel branches or Map iterations of the current state */
   frame_t **kids;         /* by slot; NULL once finished */
@@ -82,7 +92,8 @@ struct exec {
   double deadline;             /* machine TimeoutSeconds (0 = none) */
   frame_t *top;
   frame_t *ready_head, *ready_tail;
-  frame_t *sleepers;
+  frame_t **timers;            /* min-heap of sleeping frames by wake */
+  size_t ntimers, timers_cap;
   history_t hist;
   uint64_t rng;
   json_t *ctx_execution;       /* shared "Execution" context member */
@@ -140,14 +151,55 @@ static json_t *time_string(double ts) {
 
 /* ---- scheduler lists ----------------------------------------------------- */
 
+/* The run queue is a FIFO list; sleeping frames sit in a binary min-heap
+ * ordered by wake time, so 10,000 Waits cost O(log n) each. */
+
+static bool earlier(const frame_t *a, const frame_t *b) {
+  return a->wake < b->wake;
+}
+
+static void heap_set(exec_t *x, size_t i, frame_t *f) {
+  x->timers[i] = f;
+  f->heap_at = i;
+}
+
+static void heap_up(exec_t *x, size_t i) {
+  frame_t *f = x->timers[i];
+  while (i > 0 && earlier(f, x->timers[(i - 1) / 2])) {
+    heap_set(x, i, x->timers[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  heap_set(x, i, f);
+}
+
+static void heap_down(exec_t *x, size_t i) {
+  frame_t *f = x->timers[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= x->ntimers) break;
+    if (c + 1 < x->ntimers && earlier(x->timers[c + 1], x->timers[c])) c++;
+    if (!earlier(x->timers[c], f)) break;
+    heap_set(x, i, x->timers[c]);
+    i = c;
+  }
+  heap_set(x, i, f);
+}
+
+static void heap_remove(exec_t *x, size_t i) {
+  frame_t *last = x->timers[--x->ntimers];
+  if (i == x->ntimers) return;
+  heap_set(x, i, last);
+  heap_up(x, i);
+  heap_down(x, last->heap_at);
+}
+
 static void unqueue(frame_t *f) {
   exec_t *x = f->x;
   if (f->q == Q_READY) {
     if (f->qprev) f->qprev->qnext = f->qnext; else x->ready_head = f->qnext;
     if (f->qnext) f->qnext->qprev = f->qprev; else x->ready_tail = f->qprev;
   } else if (f->q == Q_SLEEP) {
-    if (f->qprev) f->qprev->qnext = f->qnext; else x->sleepers = f->qnext;
-    if (f->qnext) f->qnext->qprev = f->qprev;
+    heap_remove(x, f->heap_at);
   }
   f->q = Q_NONE;
   f->qprev = f->qnext = NULL;
@@ -168,10 +220,12 @@ static void sleep_until(frame_t *f, double when) {
   unqueue(f);
   f->wake = when;
   f->q = Q_SLEEP;
-  f->qprev = NULL;
-  f->qnext = x->sleepers;
-  if (x->sleepers) x->sleepers->qprev = f;
-  x->sleepers = f;
+  if (x->ntimers == x->timers_cap) {
+    x->timers_cap = x->timers_cap ? 2 * x->timers_cap : 16;
+    x->timers = ms_realloc(x->timers, x->timers_cap * sizeof *x->timers);
+  }
+  heap_set(x, x->ntimers++, f);
+  heap_up(x, x->ntimers - 1);
 }
 
 /* ---- frames -------------------------------------------------------------- */
@@ -197,6 +251,9 @@ static void kids_reset(frame_t *f) {
   f->items = f->results = NULL;
   f->total = f->started = f->finished = f->running = f->failures = 0;
   fault_clear(&f->child_fault);
+  f->tolerate = f->object_items = false;
+  f->tol_pct = 0;
+  f->tol_count = -1;
 }
 
 static void frame_free(frame_t *f) {
@@ -207,6 +264,7 @@ static void frame_free(frame_t *f) {
   json_decref(f->effective);
   json_decref(f->vars);
   json_decref(f->ctx);
+  fault_clear(&f->pending);
   free(f->attempts);
   free(f);
 }
@@ -229,6 +287,7 @@ static frame_t *frame_new(exec_t *x, const machine_t *m, frame_t *parent,
   f->stage = AT_ENTER;
   f->input = json_incref(input);
   f->ctx = context_new(x);
+  f->own = parent ? parent->own : NULL;
   f->last_id = parent ? parent->last_id : 0;
   return f;
 }
@@ -249,8 +308,6 @@ static jscope_t scope_of(const frame_t *f, json_t *input) {
   return s;
 }
 
-/* Point $$.State at the current state (copy-on-write: a value captured
- * earlier, e.g. by "ctx.$": "$$", keeps what it saw). */
 /* The timestamp string for when, shared while the millisecond lasts:
  * formatting a time is the costliest part of entering a state. */
 static json_t *entered_time(exec_t *x, double when) {
@@ -263,6 +320,8 @@ static json_t *entered_time(exec_t *x, double when) {
   return json_incref(x->time_text);
 }
 
+/* Point $$.State at the current state (copy-on-write: a value captured
+ * earlier, e.g. by "ctx.$": "$$", keeps what it saw). */
 static void context_enter(frame_t *f, double when) {
   if (f->ctx->refcount > 1) {
     json_t *ctx = json_copy(f->ctx);
@@ -324,11 +383,17 @@ static json_t *text_of(const json_t *v) {
 static int64_t emit(frame_t *f, const char *type, const char *key,
                     json_t *details) {
   exec_t *x = f->x;
+  if (f->own) {
+    json_decref(details);
+    return f->last_id = ++f->own->events;
+  }
   f->last_id = history_add(&x->hist, type, f->last_id, now(x), key, details);
   return f->last_id;
 }
 
-static bool keeps(const frame_t *f) { return history_keeps(&f->x->hist); }
+static bool keeps(const frame_t *f) {
+  return !f->own && history_keeps(&f->x->hist);
+}
 
 static void emit_state(frame_t *f, bool entered, const json_t *data) {
   const mstate_t *st = &f->m->states[f->cur];
@@ -413,8 +478,17 @@ static void commit_vars(frame_t *f, json_t *assigned) {
 static void frame_finish(frame_t *f, json_t *output, fault_t *fault);
 static void state_fail(frame_t *f, fault_t *e);
 
+/* Cut a Cause to AWS's length limit, at a UTF-8 character boundary. */
+static void clip_cause(fault_t *e) {
+  if (!e->cause || strlen(e->cause) <= MS_CAUSE_MAX) return;
+  size_t n = MS_CAUSE_MAX;
+  while (n > 0 && ((unsigned char)e->cause[n] & 0xc0) == 0x80) n--;
+  e->cause[n] = '\0';
+}
+
 /* An engine-raised fault names the state it happened in, as AWS words it. */
 static void cause_in_state(const frame_t *f, fault_t *e) {
+  clip_cause(e);
   if (!e->in_state) return;
   char *c = ms_asprintf("An error occurred while executing the state '%s' "
                         "(entered at the event id #%lld). %s",
@@ -423,6 +497,7 @@ static void cause_in_state(const frame_t *f, fault_t *e) {
   free(e->cause);
   e->cause = c;
   e->in_state = false;
+  clip_cause(e);
 }
 
 /* The current state failed with e: Retry, Catch or end; e is cleared. */
@@ -452,6 +527,21 @@ static void transition(frame_t *f, json_t *output, int next, bool end) {
   make_ready(f);
 }
 
+/* A state's output over the payload limit ends the frame with
+ * States.DataLimitExceeded, which no Retry or Catch takes. Returns false
+ * (and releases out) when it did. */
+static bool output_fits(frame_t *f, json_t *out) {
+  if (jsonx_size_within(out, MS_PAYLOAD_MAX)) return true;
+  json_decref(out);
+  fault_t e = FAULT_INIT;
+  fault_set(&e, "States.DataLimitExceeded", "The state/task '%s' returned a "
+            "result with a size exceeding the maximum number of bytes "
+            "service limit.", f->m->states[f->cur].name);
+  frame_finish(f, NULL, &e);
+  fault_clear(&e);
+  return false;
+}
+
 /* Finish a state that produced result (stolen): ResultSelector, Assign,
  * ResultPath, OutputPath, then move on. Used by Pass, Task, Parallel and
  * Map. */
@@ -473,6 +563,10 @@ static void state_result(frame_t *f, json_t *result) {
   if (!out) goto fail;
   json_decref(combined);
   json_decref(result);
+  if (!output_fits(f, out)) {
+    json_decref(assigned);
+    return;
+  }
   commit_vars(f, assigned);
   transition(f, out, st->next, st->end);
   return;
@@ -504,6 +598,10 @@ static void state_pass_on(frame_t *f, const tmpl_t *rule_assign, int next,
   rule = NULL;
   out = apply_path(f, &st->output_path, f->effective, &e);
   if (!out) goto fail;
+  if (!output_fits(f, out)) {
+    json_decref(assigned);
+    return;
+  }
   commit_vars(f, assigned);
   transition(f, out, next, end);
   return;
@@ -1054,6 +1152,7 @@ static void run_map(frame_t *f) {
   f->max_running = conc > 0 ? (size_t)conc : 0;
   emit(f, "MapStateStarted", "mapStateStartedEventDetails",
        keeps(f) ? json_pack("{sI}", "length", (json_int_t)f->total) : NULL);
+  if (st->distributed) emit(f, "MapRunStarted", NULL, NULL);
   f->kids = ms_calloc(f->total ? f->total : 1, sizeof *f->kids);
   f->results = json_array();
   for (size_t i = 0; i < f->total; i++)
@@ -1104,8 +1203,9 @@ static void kid_start(frame_t *f, size_t i) {
       cause_in_state(f, &e);
       frame_t *k = frame_new(x, st->iterator, f, i, json_null());
       f->kids[i] = k;
-      frame_finish(k, NULL, &e);
-      fault_clear(&e);
+      k->stage = AT_FAIL;
+      fault_move(&k->pending, &e);
+      make_ready(k);
       return;
     }
   } else {
@@ -1114,10 +1214,30 @@ static void kid_start(frame_t *f, size_t i) {
   frame_t *k = frame_new(x, st->iterator, f, i, input);
   json_decref(input);
   f->kids[i] = k;
-  emit(f, "MapIterationStarted", "mapIterationStartedEventDetails",
-       keeps(f) ? json_pack("{sssI}", "name", st->name, "index",
-                            (json_int_t)i) : NULL);
+  if (st->distributed) {
+    k->own = k;                  /* its ExecutionStarted is event #1 */
+    k->events = k->last_id = 1;
+  } else {
+    emit(f, "MapIterationStarted", "mapIterationStartedEventDetails",
+         keeps(f) ? json_pack("{sssI}", "name", st->name, "index",
+                              (json_int_t)i) : NULL);
+  }
   make_ready(k);
+}
+
+/* Stop the children still running after one failed; inline Map
+ * iterations are recorded as aborted. */
+static void kids_abort(frame_t *f) {
+  const mstate_t *st = &f->m->states[f->cur];
+  for (size_t i = 0; i < f->total; i++) {
+    if (!f->kids[i]) continue;
+    if (st->type == ST_MAP && !st->distributed)
+      emit(f, "MapIterationAborted", "mapIterationAbortedEventDetails",
+           keeps(f) ? json_pack("{sssI}", "name", st->name, "index",
+                                (json_int_t)i) : NULL);
+    frame_free(f->kids[i]);
+    f->kids[i] = NULL;
+  }
 }
 
 /* A child of f ended (output stolen, or fault). The child frame is freed
@@ -1127,7 +1247,7 @@ static void kid_done(frame_t *f, size_t slot, json_t *output, fault_t *e) {
   f->kids[slot] = NULL;
   f->finished++;
   f->running--;
-  if (st->type == ST_MAP) {
+  if (st->type == ST_MAP && !st->distributed) {
     const char *t = e ? "MapIterationFailed" : "MapIterationSucceeded";
     emit(f, t, e ? "mapIterationFailedEventDetails"
                  : "mapIterationSucceededEventDetails",
@@ -1159,7 +1279,7 @@ static void kid_done(frame_t *f, size_t slot, json_t *output, fault_t *e) {
         f->child_fault.error = ms_strdup(e->error ? e->error : "");
         f->child_fault.cause = e->cause ? ms_strdup(e->cause) : NULL;
       }
-      kids_cancel(f);
+      kids_abort(f);
       f->stage = AT_CHILDREN_DONE;
       make_ready(f);
       return;
@@ -1180,6 +1300,9 @@ static void kid_done(frame_t *f, size_t slot, json_t *output, fault_t *e) {
 static void children_done(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   bool map = st->type == ST_MAP;
+  if (map && st->distributed)
+    emit(f, fault_is_set(&f->child_fault) ? "MapRunFailed" : "MapRunSucceeded",
+         NULL, NULL);
   if (fault_is_set(&f->child_fault)) {
     fault_t e = FAULT_INIT;
     fault_move(&e, &f->child_fault);
@@ -1208,6 +1331,7 @@ static void exec_end(exec_t *x, exec_status_t status, json_t *output,
   } else {
     json_decref(output);
     fault_move(&x->fault, e);
+    clip_cause(&x->fault);
     const char *type = status == EXEC_TIMED_OUT ? "ExecutionTimedOut"
                        : status == EXEC_ABORTED ? "ExecutionAborted"
                        : "ExecutionFailed";
@@ -1227,7 +1351,7 @@ static void frame_finish(frame_t *f, json_t *output, fault_t *e) {
     return;
   }
   frame_t *p = f->parent;
-  p->last_id = f->last_id;
+  if (f->own == p->own) p->last_id = f->last_id;
   unqueue(f);
   kid_done(p, f->slot, output, e);
   frame_free(f);
@@ -1284,24 +1408,23 @@ static void frame_step(frame_t *f) {
   case AT_CHILDREN_DONE:
     children_done(f);
     break;
+  case AT_FAIL: {
+    fault_t e = FAULT_INIT;
+    fault_move(&e, &f->pending);
+    frame_finish(f, NULL, &e);
+    fault_clear(&e);
+    break;
+  }
   }
 }
 
 /* Move frames whose timers are due to the run queue. */
 static void wake_due(exec_t *x, double t) {
-  frame_t *f = x->sleepers;
-  while (f) {
-    frame_t *next = f->qnext;
-    if (f->wake <= t) make_ready(f);
-    f = next;
-  }
+  while (x->ntimers && x->timers[0]->wake <= t) make_ready(x->timers[0]);
 }
 
 static double next_wake(const exec_t *x) {
-  double w = INFINITY;
-  for (const frame_t *f = x->sleepers; f; f = f->qnext)
-    if (f->wake < w) w = f->wake;
-  return w;
+  return x->ntimers ? x->timers[0]->wake : INFINITY;
 }
 
 /* End the whole execution from outside its states (timeout, limits). */
@@ -1352,6 +1475,7 @@ bool exec_step(exec_t *x) {
     time_out(x);
     return false;
   }
+  if (x->ntimers && !x->virtual_clock) wake_due(x, wall_now());
   frame_t *f = x->ready_head;
   unqueue(f);
   frame_step(f);
@@ -1423,6 +1547,7 @@ void exec_free(exec_t *x) {
   json_decref(x->ctx_execution);
   json_decref(x->ctx_machine);
   json_decref(x->time_text);
+  free(x->timers);
   free(x->name);
   free(x->arn);
   free(x->machine_arn);

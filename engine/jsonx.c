@@ -215,3 +215,66 @@ const char *jsonx_type_name(const json_t *v) {
   }
   return "unknown";
 }
+
+/* Bytes of s as a compact JSON string, quotes included (as put_string). */
+static size_t string_size(const char *s, size_t n) {
+  size_t size = n + 2;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' ||
+        c == '\b' || c == '\f')
+      size += 1;
+    else if (c < 0x20)
+      size += 5;
+  }
+  return size;
+}
+
+/* Add v's compact size to *size; false as soon as it passes limit. */
+static bool size_walk(const json_t *v, size_t limit, size_t *size) {
+  char tmp[48];
+  switch (json_typeof(v)) {
+  case JSON_NULL: *size += 4; break;
+  case JSON_TRUE: *size += 4; break;
+  case JSON_FALSE: *size += 5; break;
+  case JSON_INTEGER:
+    *size += (size_t)snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT,
+                              json_integer_value(v));
+    break;
+  case JSON_REAL: {
+    buf_t b;
+    buf_init(&b);
+    put_real(&b, json_real_value(v));
+    *size += b.len;
+    buf_free(&b);
+    break;
+  }
+  case JSON_STRING:
+    *size += string_size(json_string_value(v), json_string_length(v));
+    break;
+  case JSON_ARRAY: {
+    size_t n = json_array_size(v);
+    *size += 2 + (n ? n - 1 : 0);
+    for (size_t i = 0; i < n && *size <= limit; i++)
+      size_walk(json_array_get(v, i), limit, size);
+    break;
+  }
+  case JSON_OBJECT: {
+    const char *k;
+    json_t *x;
+    size_t n = json_object_size(v);
+    *size += 2 + (n ? n - 1 : 0);
+    json_object_foreach((json_t *)v, k, x) {
+      *size += string_size(k, strlen(k)) + 1;
+      if (*size > limit || !size_walk(x, limit, size)) break;
+    }
+    break;
+  }
+  }
+  return *size <= limit;
+}
+
+bool jsonx_size_within(const json_t *v, size_t limit) {
+  size_t size = 0;
+  return size_walk(v, limit, &size);
+}

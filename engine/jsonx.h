@@ -40,6 +40,9 @@ const char *jsonx_type_name(const json_t *v);
 
 /* Byte size of the compact serialization (for MS_PAYLOAD_MAX checks). */
 size_t jsonx_size(const json_t *v);
+/* Whether that size is at most limit; walks the value without printing it
+ * and stops as soon as the limit is passed (cheap on the hot path). */
+bool jsonx_size_within(const json_t *v, size_t limit);
 
 /* The scope a path, intrinsic or template is evaluated in. */
 typedef json_t *(*jvar_fn)(const void *ud, const char *name);

@@ -55,6 +55,8 @@ end
 local FILES = {
   { "interpreter", "spec/fixtures/exec/cases.json" },
   { "task runners", "spec/fixtures/task/cases.json" },
+  { "interpreter edge cases from review",
+    "spec/fixtures/exec/review_cases.json" },
 }
 
 for _, file in ipairs(FILES) do
