@@ -24,6 +24,11 @@ typedef struct exec_opts {
   bool express;              /* EXPRESS: history counted, not kept */
   const char *name;          /* execution name; NULL: a uuid */
   const char *machine_name;  /* for ARNs; NULL: "moonstep" */
+  /* Mocked Tasks (see ms_mock_fn in moonstep.h): true when mocked, with
+   * *result (new reference) or f set. NULL: no mocks. */
+  bool (*mock)(void *ud, const char *state_name, json_t *input,
+               json_t **result, fault_t *f);
+  void *mock_ud;
 } exec_opts_t;
 
 /* Start an execution of m (borrowed; must outlive the execution) with input

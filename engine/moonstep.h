@@ -35,10 +35,19 @@ void ms_machine_free(ms_machine_t *m);
 /* Print diagnostics as "FILE:LINE:COL: error: /ptr: message". */
 void ms_diags_print(const diags_t *d, const char *filename, void *stream);
 
+/* A mocked Task: called before a Task state runs its Resource. Return
+ * false to run the Resource; true when mocked, with *result (a new
+ * reference) or f set (the Error/Cause the Task fails with). Counting
+ * invocations (retries and Map iterations included) is the mock's job. */
+typedef bool (*ms_mock_fn)(void *ud, const char *state_name, json_t *input,
+                           json_t **result, fault_t *f);
+
 typedef struct ms_run_options {
   const char *name;        /* execution name; NULL: a generated uuid */
   bool express;            /* EXPRESS (default STANDARD) */
   const char *machine_name;/* state machine name for ARNs; NULL: "moonstep" */
+  ms_mock_fn mock;         /* NULL: every Task runs its Resource */
+  void *mock_ud;           /* passed to mock */
 } ms_run_options_t;
 
 /* Run an execution to the end. Returns a DescribeExecution-shaped object:
