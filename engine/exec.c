@@ -20,6 +20,7 @@
 #include "exec.h"
 #include "history.h"
 #include "retry.h"
+#include "sched.h"
 
 typedef enum {
   AT_ENTER,          /* enter the current state */
@@ -31,10 +32,9 @@ typedef enum {
                         ItemSelector failed, queued to keep stacks flat) */
 } stage_t;
 
-typedef enum { Q_NONE, Q_READY, Q_SLEEP } queue_t;
-
 typedef struct frame frame_t;
 struct frame {
+  sched_item_t item;      /* first: the scheduler's links (see frame_of) */
   exec_t *x;
   const machine_t *m;
   frame_t *parent;        /* NULL for the top level */
@@ -52,10 +52,6 @@ struct frame {
   int *attempts;          /* per-retrier attempts in the current state */
   size_t nattempts;
 
-  queue_t q;              /* which scheduler list holds the frame */
-  frame_t *qprev, *qnext; /* run queue links */
-  size_t heap_at;         /* index in the timer heap when sleeping */
-  double wake;            /* when sleeping: epoch seconds */
   fault_t pending;        /* AT_FAIL: the fault to fail with */
 
   /* A Distributed Map iteration is a child execution with a history of its
@@ -82,7 +78,6 @@ struct exec {
   task_host_t *tasks;
   bool (*mock)(void *, const char *, json_t *, json_t **, fault_t *);
   void *mock_ud;
-  bool virtual_clock;
   bool express;
   char *name, *arn, *machine_arn;
   json_t *input;
@@ -90,12 +85,9 @@ struct exec {
   fault_t fault;               /* when FAILED / TIMED_OUT */
   exec_status_t status;
   double start, stop;
-  double vnow;                 /* virtual clock: now */
   double deadline;             /* machine TimeoutSeconds (0 = none) */
   frame_t *top;
-  frame_t *ready_head, *ready_tail;
-  frame_t **timers;            /* min-heap of sleeping frames by wake */
-  size_t ntimers, timers_cap;
+  sched_t sched;               /* run queue, timers, clock */
   history_t hist;
   uint64_t rng;
   json_t *ctx_execution;       /* shared "Execution" context member */
@@ -106,15 +98,7 @@ struct exec {
 
 /* ---- clock and identity ------------------------------------------------ */
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now(const exec_t *x) {
-  return x->virtual_clock ? x->vnow : wall_now();
-}
+static double now(const exec_t *x) { return sched_now(&x->sched); }
 
 static uint64_t rng_next(uint64_t *s) {
   uint64_t v = *s;
@@ -131,7 +115,7 @@ static uint64_t seed(void) {
     if (fread(&s, sizeof s, 1, fp) != 1) s = 0;
     fclose(fp);
   }
-  if (!s) s = (uint64_t)(wall_now() * 1e6) ^ 0x9e3779b97f4a7c15ULL;
+  if (!s) s = (uint64_t)(sched_wall_now() * 1e6) ^ 0x9e3779b97f4a7c15ULL;
   return s ? s : 1;
 }
 
@@ -151,84 +135,17 @@ static json_t *time_string(double ts) {
   return json_string(buf);
 }
 
-/* ---- scheduler lists ----------------------------------------------------- */
+/* ---- scheduling ------------------------------------------------------- */
 
-/* The run queue is a FIFO list; sleeping frames sit in a binary min-heap
- * ordered by wake time, so 10,000 Waits cost O(log n) each. */
+static frame_t *frame_of(sched_item_t *it) { return (frame_t *)it; }
 
-static bool earlier(const frame_t *a, const frame_t *b) {
-  return a->wake < b->wake;
-}
-
-static void heap_set(exec_t *x, size_t i, frame_t *f) {
-  x->timers[i] = f;
-  f->heap_at = i;
-}
-
-static void heap_up(exec_t *x, size_t i) {
-  frame_t *f = x->timers[i];
-  while (i > 0 && earlier(f, x->timers[(i - 1) / 2])) {
-    heap_set(x, i, x->timers[(i - 1) / 2]);
-    i = (i - 1) / 2;
-  }
-  heap_set(x, i, f);
-}
-
-static void heap_down(exec_t *x, size_t i) {
-  frame_t *f = x->timers[i];
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= x->ntimers) break;
-    if (c + 1 < x->ntimers && earlier(x->timers[c + 1], x->timers[c])) c++;
-    if (!earlier(x->timers[c], f)) break;
-    heap_set(x, i, x->timers[c]);
-    i = c;
-  }
-  heap_set(x, i, f);
-}
-
-static void heap_remove(exec_t *x, size_t i) {
-  frame_t *last = x->timers[--x->ntimers];
-  if (i == x->ntimers) return;
-  heap_set(x, i, last);
-  heap_up(x, i);
-  heap_down(x, last->heap_at);
-}
-
-static void unqueue(frame_t *f) {
-  exec_t *x = f->x;
-  if (f->q == Q_READY) {
-    if (f->qprev) f->qprev->qnext = f->qnext; else x->ready_head = f->qnext;
-    if (f->qnext) f->qnext->qprev = f->qprev; else x->ready_tail = f->qprev;
-  } else if (f->q == Q_SLEEP) {
-    heap_remove(x, f->heap_at);
-  }
-  f->q = Q_NONE;
-  f->qprev = f->qnext = NULL;
-}
-
-static void make_ready(frame_t *f) {
-  exec_t *x = f->x;
-  unqueue(f);
-  f->q = Q_READY;
-  f->qprev = x->ready_tail;
-  f->qnext = NULL;
-  if (x->ready_tail) x->ready_tail->qnext = f; else x->ready_head = f;
-  x->ready_tail = f;
-}
+static void make_ready(frame_t *f) { sched_ready(&f->x->sched, &f->item); }
 
 static void sleep_until(frame_t *f, double when) {
-  exec_t *x = f->x;
-  unqueue(f);
-  f->wake = when;
-  f->q = Q_SLEEP;
-  if (x->ntimers == x->timers_cap) {
-    x->timers_cap = x->timers_cap ? 2 * x->timers_cap : 16;
-    x->timers = ms_realloc(x->timers, x->timers_cap * sizeof *x->timers);
-  }
-  heap_set(x, x->ntimers++, f);
-  heap_up(x, x->ntimers - 1);
+  sched_sleep(&f->x->sched, &f->item, when);
 }
+
+static void unqueue(frame_t *f) { sched_remove(&f->x->sched, &f->item); }
 
 /* ---- frames -------------------------------------------------------------- */
 
@@ -1422,15 +1339,6 @@ static void frame_step(frame_t *f) {
   }
 }
 
-/* Move frames whose timers are due to the run queue. */
-static void wake_due(exec_t *x, double t) {
-  while (x->ntimers && x->timers[0]->wake <= t) make_ready(x->timers[0]);
-}
-
-static double next_wake(const exec_t *x) {
-  return x->ntimers ? x->timers[0]->wake : INFINITY;
-}
-
 /* End the whole execution from outside its states (timeout, limits). */
 static void stop_all(exec_t *x, exec_status_t status, const char *error,
                      const char *cause) {
@@ -1448,8 +1356,13 @@ static void time_out(exec_t *x) {
 
 bool exec_step(exec_t *x) {
   if (x->status != EXEC_RUNNING) return false;
-  if (!x->ready_head) {
-    double w = next_wake(x);
+  if (x->deadline > 0 && now(x) >= x->deadline) {
+    time_out(x);
+    return false;
+  }
+  sched_item_t *it = sched_pop(&x->sched);
+  if (!it) {
+    double w = sched_next_wake(&x->sched);
     if (w == INFINITY) {
       fault_t e = FAULT_INIT;
       fault_set(&e, "States.Runtime", "the execution has nothing to run");
@@ -1458,31 +1371,10 @@ bool exec_step(exec_t *x) {
       return false;
     }
     if (x->deadline > 0 && w > x->deadline) w = x->deadline;
-    if (x->virtual_clock) {
-      if (w > x->vnow) x->vnow = w;
-    } else {
-      double t = wall_now();
-      if (w > t) {
-        double d = w - t;
-        struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
-        nanosleep(&ts, NULL);
-      }
-    }
-    if (x->deadline > 0 && now(x) >= x->deadline) {
-      time_out(x);
-      return false;
-    }
-    wake_due(x, now(x));
+    sched_wait(&x->sched, w);
     return true;
   }
-  if (x->deadline > 0 && now(x) >= x->deadline) {
-    time_out(x);
-    return false;
-  }
-  if (x->ntimers && !x->virtual_clock) wake_due(x, wall_now());
-  frame_t *f = x->ready_head;
-  unqueue(f);
-  frame_step(f);
+  frame_step(frame_of(it));
   if (x->status == EXEC_RUNNING && history_keeps(&x->hist) &&
       x->hist.count >= MS_HISTORY_MAX) {
     char cause[96];
@@ -1507,7 +1399,7 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
   x->tasks = o->tasks;
   x->mock = o->mock;
   x->mock_ud = o->mock_ud;
-  x->virtual_clock = o->virtual_clock;
+  sched_init(&x->sched, o->virtual_clock);
   x->express = o->express;
   x->rng = seed();
   x->name = o->name ? ms_strdup(o->name) : uuid4(&x->rng);
@@ -1518,8 +1410,7 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
                        o->express ? "express" : "execution", mname, x->name);
   x->input = json_incref(input);
   x->status = EXEC_RUNNING;
-  x->start = wall_now();
-  x->vnow = x->start;
+  x->start = now(x);
   if (m->timeout_seconds.present && m->timeout_seconds.value > 0)
     x->deadline = x->start + m->timeout_seconds.value;
   history_init(&x->hist, !o->express);
@@ -1553,7 +1444,7 @@ void exec_free(exec_t *x) {
   json_decref(x->ctx_execution);
   json_decref(x->ctx_machine);
   json_decref(x->time_text);
-  free(x->timers);
+  sched_free(&x->sched);
   free(x->name);
   free(x->arn);
   free(x->machine_arn);
