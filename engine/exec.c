@@ -509,8 +509,13 @@ static void state_pass_on(frame_t *f, const tmpl_t *rule_assign, int next,
       !eval_assign(f, rule_assign, f->effective, &rule, &e))
     goto fail;
   if (rule && assigned) {
-    json_object_update(assigned, rule);
+    /* tmpl_eval may hand back the template's own literal object: merge
+     * into a copy, never into it */
+    json_t *both = json_copy(assigned);
+    json_decref(assigned);
+    json_object_update(both, rule);
     json_decref(rule);
+    assigned = both;
   } else if (rule) {
     assigned = rule;
   }
@@ -720,7 +725,8 @@ static void run_task(frame_t *f) {
                        st->resource)
            : NULL);
 
-  task_call_t call = {st->resource, st->name, f->effective, f->ctx, timeout};
+  task_call_t call = {st->resource, st->name, f->effective, f->ctx, timeout,
+                      NULL, NULL};
   json_t *result = NULL;
   if (x->mock && x->mock(x->mock_ud, st->name, f->effective, &result, &e))
     ; /* the mock answered: result or e */

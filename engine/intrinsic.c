@@ -249,7 +249,7 @@ static json_t *f_json_merge(ev_t *e, const node_t *nd, json_t **v,
   if (json_is_true(v[2]))
     return fail(e, "Deep merge is not supported; the third argument must be "
                 "false");
-  json_t *r = json_deep_copy(v[0]);
+  json_t *r = json_copy(v[0]);  /* members shared, copied on write */
   json_object_update(r, v[1]);  /* shallow: b's keys replace a's */
   return r;
 }
@@ -325,27 +325,89 @@ static json_t *f_array_length(ev_t *e, const node_t *nd, json_t **v,
   return json_integer((json_int_t)json_array_size(v[0]));
 }
 
+static uint64_t fnv(const char *s, size_t n) {  /* FNV-1a */
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* A hash that agrees with jsonx_equal: equal values hash alike (numbers
+ * by their double value, members of objects in any order). */
+static uint64_t vhash(const json_t *v) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL * (uint64_t)(json_typeof(v) + 1);
+  double d;
+  switch (json_typeof(v)) {
+  case JSON_INTEGER:
+  case JSON_REAL:
+    jsonx_number(v, &d);
+    if (d == 0) d = 0;  /* -0.0 == 0.0 */
+    memcpy(&h, &d, sizeof h);
+    return splitmix(&h);
+  case JSON_STRING:
+    return fnv(json_string_value(v), json_string_length(v));
+  case JSON_ARRAY:
+    for (size_t i = 0; i < json_array_size(v); i++) {
+      uint64_t x = h ^ vhash(json_array_get(v, i));
+      h = splitmix(&x);
+    }
+    return h;
+  case JSON_OBJECT: {
+    const char *k;
+    json_t *x;
+    uint64_t sum = 0;
+    json_object_foreach((json_t *)v, k, x) {
+      uint64_t m = fnv(k, strlen(k)) ^ vhash(x);
+      sum += splitmix(&m);
+    }
+    return h ^ sum;
+  }
+  default:
+    return h;
+  }
+}
+
+/* First occurrences in order; a hash table of indexes into the result
+ * keeps it linear (a nested loop took seconds on a 256 KiB array). */
 static json_t *f_array_unique(ev_t *e, const node_t *nd, json_t **v,
                               size_t n) {
   (void)e; (void)nd; (void)n;
+  size_t len = json_array_size(v[0]), cap = 16;
+  while (cap < 2 * len) cap *= 2;
+  size_t *slot = ms_malloc(cap * sizeof *slot);  /* 0: empty; else j + 1 */
+  memset(slot, 0, cap * sizeof *slot);
   json_t *r = json_array();
-  for (size_t i = 0; i < json_array_size(v[0]); i++) {
+  for (size_t i = 0; i < len; i++) {
     json_t *x = json_array_get(v[0], i);
+    size_t k = (size_t)vhash(x) & (cap - 1);
     bool seen = false;
-    for (size_t j = 0; j < json_array_size(r) && !seen; j++)
-      seen = jsonx_equal(json_array_get(r, j), x);
-    if (!seen) json_array_append(r, x);
+    for (; slot[k] && !seen; k = (k + 1) & (cap - 1))
+      seen = jsonx_equal(json_array_get(r, slot[k] - 1), x);
+    if (seen) continue;
+    json_array_append(r, x);
+    slot[k] = json_array_size(r);
   }
+  free(slot);
   return r;
 }
 
 /* ---- encoding and hashing -------------------------------------------- */
 
+/* Length in Java chars (UTF-16 code units), what AWS's "characters" most
+ * likely counts (a guess; its docs say 10,000 characters, not bytes). */
+static size_t java_length(const json_t *v) {
+  const unsigned char *s = (const unsigned char *)json_string_value(v);
+  size_t n = 0, len = json_string_length(v);
+  for (size_t i = 0; i < len; i++)
+    if ((s[i] & 0xC0) != 0x80) n += s[i] >= 0xF0 ? 2 : 1;
+  return n;
+}
+
 static json_t *f_base64_encode(ev_t *e, const node_t *nd, json_t **v,
                                size_t n) {
   (void)nd; (void)n;
   size_t len = json_string_length(v[0]);
-  if (len > STR_MAX)
+  if (java_length(v[0]) > STR_MAX)
     return fail(e, "The input is longer than %d characters", STR_MAX);
   char *s = hash_base64_encode(json_string_value(v[0]), len);
   return str_take(e, s, strlen(s));
@@ -365,7 +427,7 @@ static json_t *f_base64_decode(ev_t *e, const node_t *nd, json_t **v,
 static json_t *f_hash(ev_t *e, const node_t *nd, json_t **v, size_t n) {
   (void)nd; (void)n;
   size_t len = json_string_length(v[0]);
-  if (len > STR_MAX)
+  if (java_length(v[0]) > STR_MAX)
     return fail(e, "The input is longer than %d characters", STR_MAX);
   const char *alg = json_string_value(v[1]);
   char *h = hash_hex(alg, json_string_value(v[0]), len);
@@ -535,7 +597,8 @@ static json_t *eval_path(ev_t *e, const jpath_t *p) {
 }
 
 static json_t *eval_node(ev_t *e, const node_t *nd) {
-  json_t **v = ms_calloc(nd->nargs ? nd->nargs : 1, sizeof *v);
+  json_t *few[4] = {NULL};  /* most calls: no allocation for arguments */
+  json_t **v = nd->nargs <= 4 ? few : ms_calloc(nd->nargs, sizeof *v);
   json_t *r = NULL;
   size_t i;
   for (i = 0; i < nd->nargs; i++) {
@@ -556,7 +619,7 @@ static json_t *eval_node(ev_t *e, const node_t *nd) {
   r = nd->fn->eval(e, nd, v, nd->nargs);
 done:
   for (size_t j = 0; j < nd->nargs; j++) json_decref(v[j]);
-  free(v);
+  if (v != few) free(v);
   return r;
 }
 
@@ -668,6 +731,8 @@ static bool parse_number(ps_t *p, arg_t *a) {
   }
   if (!a->lit) a->lit = json_real(strtod(num, NULL));
   free(num);
+  if (!a->lit)  /* beyond a double (jansson refuses inf): a guess at AWS */
+    return perr(p, "number out of range");
   p->i += k;
   return true;
 }

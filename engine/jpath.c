@@ -185,9 +185,11 @@ static bool read_int(parser_t *ps, long long *out) {
     return perr(ps, ps->pos, "expected an integer");
   unsigned long long v = 0;
   while (peek(ps) >= '0' && peek(ps) <= '9') {
-    v = v * 10 + (unsigned)(peek(ps) - '0');
-    if (v > (unsigned long long)INT64_MAX)
+    unsigned d = (unsigned)(peek(ps) - '0');
+    /* check before multiplying: v * 10 may wrap past 2^64 */
+    if (v > ((unsigned long long)INT64_MAX - d) / 10)
       return perr(ps, start, "integer out of range");
+    v = v * 10 + d;
     ps->pos++;
   }
   *out = neg ? -(long long)v : (long long)v;
@@ -474,7 +476,9 @@ static json_t *parse_number_lit(parser_t *ps) {
     if (*end == 0 && v != LLONG_MAX && v != LLONG_MIN)
       return json_integer(v);
   }
-  return json_real(strtod(tmp, NULL));
+  json_t *r = json_real(strtod(tmp, NULL));
+  if (!r) perr(ps, start, "number out of range");  /* inf: jansson refuses */
+  return r;
 }
 
 static bool keyword(parser_t *ps, const char *kw) {
@@ -491,10 +495,17 @@ static bool parse_operand(parser_t *ps, operand_t *o);
 /* A literal array for in/nin: [lit, lit, ...]. */
 static json_t *parse_array_lit(parser_t *ps) {
   size_t open = ps->pos++;
+  /* Lists nest through parse_operand: bound them as ( ) and ! are. */
+  if (++ps->depth > FILTER_DEPTH) {
+    ps->depth--;
+    perr(ps, open, "filter too deep or too long");
+    return NULL;
+  }
   json_t *arr = json_array();
   skip_ws(ps);
   if (peek(ps) == ']') {
     ps->pos++;
+    ps->depth--;
     return arr;
   }
   for (;;) {
@@ -514,12 +525,14 @@ static json_t *parse_array_lit(parser_t *ps) {
     }
     if (peek(ps) == ']') {
       ps->pos++;
+      ps->depth--;
       return arr;
     }
     perr(ps, ps->pos, "expected ',' or ']' in a list");
     goto fail;
   }
 fail:
+  ps->depth--;
   json_decref(arr);
   return NULL;
 }
@@ -899,7 +912,8 @@ static void step(const jpath_t *p, size_t i, json_t *node, ev_t *e,
       if (b < 0) b = b + len < 0 ? 0 : b + len;
       if (a > len) a = len;
       if (b > len) b = len;
-      for (long long k = a; k < b; k += st)
+      /* k < b <= len, so stop before k + st could overflow */
+      for (long long k = a; k < b; k = st < b - k ? k + st : b)
         run(p, i + 1, json_array_get(node, (size_t)k), e, depth);
     } else {
       a = s->has_a ? s->a : len - 1;
@@ -908,7 +922,7 @@ static void step(const jpath_t *p, size_t i, json_t *node, ev_t *e,
       if (b < 0) b = b + len < -1 ? -1 : b + len;
       if (a >= len) a = len - 1;
       if (b >= len) b = len - 1;
-      for (long long k = a; k > b; k += st)
+      for (long long k = a; k > b; k = -st < k - b ? k + st : b)
         run(p, i + 1, json_array_get(node, (size_t)k), e, depth);
     }
     break;

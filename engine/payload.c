@@ -173,11 +173,13 @@ static bool compile_obj(tnode_t *t, json_t *v, const char *ptr,
       t->keys[i] = ms_strdup(key);
       if (compile(k, val, kp, d)) dyn = true;
     }
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(t->keys[j], t->keys[i]) == 0)
-        diags_add(d, false, kp, "the field '%s' is given twice (a key and "
-                  "its '.$' form produce the same output field)",
-                  t->keys[i]);
+    /* Keys of a JSON object are unique, so only "k" and "k.$" can give
+     * one output field twice: look "k" up from "k.$", reported there (a
+     * pairwise scan was quadratic in the keys). */
+    if (is_expr_key(key, len) && json_object_get(v, t->keys[i]))
+      diags_add(d, false, kp, "the field '%s' is given twice (a key and "
+                "its '.$' form produce the same output field)",
+                t->keys[i]);
     free(kp);
     i++;
   }
@@ -283,7 +285,8 @@ static json_t *eval(const tnode_t *t, const jscope_t *s, fault_t *f) {
     for (size_t i = 0; i < t->n; i++) {
       json_t *v = eval(&t->kids[i], s, f);
       if (!v) goto fail;
-      json_object_set_new(out, t->keys[i], v);
+      /* keys came from a parsed JSON object: already valid UTF-8 */
+      json_object_set_new_nocheck(out, t->keys[i], v);
     }
     return out;
   case TN_ARR:
@@ -301,6 +304,14 @@ fail:
   return NULL;
 }
 
+/* The top-level container is always the caller's own: a template with no
+ * expression would otherwise hand out its compiled literal, and a caller
+ * that adds members (exec merges a Choice rule's Assign into the state's)
+ * changed the template for every later evaluation. One shallow copy, only
+ * for all-literal templates; nested values stay shared. */
 json_t *tmpl_eval(const tmpl_t *t, const jscope_t *s, fault_t *f) {
+  if (t->root.kind == TN_LIT && (json_is_object(t->root.lit) ||
+                                 json_is_array(t->root.lit)))
+    return json_copy(t->root.lit);
   return eval(&t->root, s, f);
 }

@@ -38,10 +38,11 @@ void tmpl_free(tmpl_t *t);
  * 80 characters, letters, digits and '_' (non-ASCII letters allowed), not
  * starting with a digit. A non-object is a diag and NULL. */
 tmpl_t *tmpl_compile_assign(json_t *tpl, const char *ptr, diags_t *d);
-/* Evaluate into a new value; NULL with f set on failure. The result shares
- * the template's literal subtrees and the values paths select (json_incref,
- * not copies): treat it as immutable, or json_deep_copy before changing it
- * in place. A missing path's field in the message is the ".$" key. */
+/* Evaluate into a new value; NULL with f set on failure. The top-level
+ * object or array is always new (refcount 1: the caller may add or remove
+ * its members); below it the result shares the template's literal subtrees
+ * and the values paths select (json_incref, not copies): treat those as
+ * immutable. A missing path's field in the message is the ".$" key. */
 json_t *tmpl_eval(const tmpl_t *t, const jscope_t *s, fault_t *f);
 
 #endif
