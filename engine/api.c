@@ -11,6 +11,7 @@
 #include "moonstep.h"
 #include "exec.h"
 #include "jsonloc.h"
+#include "mock.h"
 #include "payload.h"
 
 struct ms_engine {
@@ -69,6 +70,28 @@ static void diags_sort(diags_t *d, size_t from) {
   }
 }
 
+/* Keep MS_DIAGS_MAX of the diagnostics added since from, errors before
+ * warnings, as AWS keeps maxResults: locating each one scans the text, so
+ * thousands would take quadratic time. d->nerrors still counts every
+ * error. Returns how many were dropped. */
+static size_t drop_extra(diags_t *d, size_t from) {
+  size_t keep = from + MS_DIAGS_MAX, dropped = 0;
+  if (d->n <= keep) return 0;
+  diag_t *tmp = ms_malloc((d->n - from) * sizeof *tmp);
+  size_t k = 0;
+  for (int pass = 0; pass < 2; pass++)  /* errors, then warnings */
+    for (size_t i = from; i < d->n; i++)
+      if (d->v[i].warning == (pass == 1)) tmp[k++] = d->v[i];
+  memcpy(d->v + from, tmp, k * sizeof *tmp);
+  free(tmp);
+  for (; d->n > keep; dropped++) {
+    d->n--;
+    free(d->v[d->n].ptr);
+    free(d->v[d->n].msg);
+  }
+  return dropped;
+}
+
 ms_machine_t *ms_machine_load(const char *text, size_t len, diags_t *d) {
   if (len > MS_DEFINITION_MAX) {
     diags_add(d, false, "", "the definition is %zu bytes; the limit is %d",
@@ -84,8 +107,12 @@ ms_machine_t *ms_machine_load(const char *text, size_t len, diags_t *d) {
   }
   size_t before = d->nerrors, first = d->n;
   machine_t *m = machine_compile(def, d);
+  size_t dropped = drop_extra(d, first);
   jsonloc_fill(text, len, d);
   diags_sort(d, first);
+  if (dropped)
+    diags_add(d, true, "", "%zu more problems not shown (the first %d "
+              "are)", dropped, MS_DIAGS_MAX);
   if (!m || d->nerrors > before) {
     machine_free(m);
     json_decref(def);
@@ -125,6 +152,49 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
   json_t *d = exec_describe(x);
   exec_free(x);
   return d;
+}
+
+/* Mocks: thin over mock.c. */
+ms_mocks_t *ms_mocks_new(void) { return mock_new(); }
+void ms_mocks_free(ms_mocks_t *k) { mock_free(k); }
+
+bool ms_mocks_load(ms_mocks_t *k, const char *text, size_t len,
+                   const char *machine_name, const char *test_case,
+                   char **err) {
+  char *perr = NULL;
+  json_t *cfg = jsonx_parse(text, len, &perr);
+  if (!cfg) {
+    *err = ms_asprintf("not valid JSON: %s", perr ? perr : "?");
+    free(perr);
+    return false;
+  }
+  bool ok = mock_load(k, cfg, machine_name, test_case, err);
+  json_decref(cfg);
+  return ok;
+}
+
+bool ms_mocks_set(ms_mocks_t *k, const char *state, json_t *response,
+                  char **err) {
+  return mock_set_response(k, state, response, err);
+}
+
+void ms_mocks_set_call(ms_mocks_t *k, const char *state, ms_mock_call_fn fn,
+                       void *ud) {
+  mock_set_call(k, state, fn, ud);
+}
+
+bool ms_mocks_check(const ms_mocks_t *k, const ms_machine_t *m, char **err) {
+  return mock_check(k, m->m, err);
+}
+
+bool ms_mocks_answer(void *ud, const char *state, json_t *input,
+                     json_t **result, fault_t *f) {
+  return mock_answer(ud, state, input, result, f);
+}
+
+json_t *ms_invoke(ms_engine_t *e, const char *function, json_t *event,
+                  json_t **error) {
+  return task_invoke(e->tasks, function, event, error);
 }
 
 static json_t *vars_lookup(const void *ud, const char *name) {

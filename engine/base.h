@@ -30,6 +30,8 @@ enum { MS_OK = 0, MS_ERR = -1 };
 #define MS_DEFINITION_MAX   (1024 * 1024) /* AWS: 1 MiB definition */
 #define MS_WAIT_MAX_SECONDS 31536000LL    /* AWS: a year; longer is refused */
 #define MS_CAUSE_MAX        32768   /* AWS: length of an error's Cause */
+#define MS_DIAGS_MAX        100     /* AWS: ValidateStateMachineDefinition
+                                       returns at most 100 diagnostics */
 
 /* Growable byte buffer; always NUL-terminated after any append. */
 typedef struct buf {

@@ -2,9 +2,11 @@
  *
  *   moonstep run FILE [--input JSON|@FILE] [--tasks DIR] [--name NAME]
  *                     [--express] [--clock virtual|real] [--describe]
+ *                     [--mock-config FILE --test-case NAME]
  *   moonstep validate FILE...
  *   moonstep eval EXPR [--input JSON|@FILE] [--context JSON|@FILE]
  *                      [--vars JSON|@FILE]
+ *   moonstep invoke NAME [--event JSON|@FILE] [--tasks DIR]
  *
  * The execution's output goes to stdout, everything else to stderr. Exit
  * status: 0 succeeded, 1 the execution did not succeed, 2 usage error,
@@ -27,7 +29,13 @@ static int usage_error(const char *fmt, const char *arg) {
   return MS_EXIT_USAGE;
 }
 
-/* Read a whole file ("-" is stdin). NULL with errno on failure. */
+/* Bytes read_file reads at most: a guard for /dev/zero and the like, far
+ * above the limits the engine checks afterwards (1 MiB definitions, 256 KiB
+ * payloads), so those report the real size. */
+#define FILE_MAX ((size_t)64 << 20)
+
+/* Read a whole file ("-" is stdin). NULL with errno on failure (EFBIG past
+ * FILE_MAX). */
 static char *read_file(const char *path, size_t *len) {
   FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : stdin;
   if (!fp) return NULL;
@@ -35,12 +43,15 @@ static char *read_file(const char *path, size_t *len) {
   buf_init(&b);
   char chunk[65536];
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) buf_append(&b, chunk, n);
-  int bad = ferror(fp);
+  errno = 0;
+  while (b.len <= FILE_MAX && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+    buf_append(&b, chunk, n);
+  int bad = ferror(fp) ? (errno ? errno : EIO)  /* EISDIR, ... */
+            : b.len > FILE_MAX ? EFBIG : 0;
   if (fp != stdin) fclose(fp);
   if (bad) {
     buf_free(&b);
-    errno = EIO;
+    errno = bad;
     return NULL;
   }
   *len = b.len;
@@ -98,8 +109,48 @@ static ms_machine_t *load(const char *path, int *status) {
   return m;
 }
 
+/* A state machine run from a file is named after it, as the mock
+ * configuration's StateMachines names it: the base name without ".json"
+ * and then without ".asl" (orders.asl.json and orders.json are "orders").
+ * Malloc'd; NULL for stdin (the default name). */
+static char *machine_name_of(const char *path) {
+  if (!strcmp(path, "-")) return NULL;
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  size_t n = strlen(base);
+  if (n > 5 && !strcmp(base + n - 5, ".json")) n -= 5;
+  if (n > 4 && !strncmp(base + n - 4, ".asl", 4)) n -= 4;
+  return n ? ms_strndup(base, n) : NULL;
+}
+
+/* The mocks of --mock-config FILE --test-case NAME for machine m, or NULL
+ * with the problem printed. */
+static ms_mocks_t *load_mocks(const char *path, const char *test_case,
+                              const char *machine, const ms_machine_t *m) {
+  size_t len;
+  char *text = read_file(path, &len);
+  if (!text) {
+    fprintf(stderr, "%s: --mock-config: cannot read %s: %s\n", progname,
+            path, strerror(errno));
+    return NULL;
+  }
+  char *err = NULL;
+  ms_mocks_t *k = ms_mocks_new();
+  bool ok = ms_mocks_load(k, text, len, machine, test_case, &err) &&
+            ms_mocks_check(k, m, &err);
+  free(text);
+  if (!ok) {
+    fprintf(stderr, "%s: %s: %s\n", progname, path, err ? err : "invalid");
+    free(err);
+    ms_mocks_free(k);
+    return NULL;
+  }
+  return k;
+}
+
 static int cmd_run(int argc, char **argv) {
   const char *file = NULL, *input_arg = NULL, *tasks = "tasks";
+  const char *mock_config = NULL, *test_case = NULL;
   ms_run_options_t ro = {0};
   bool describe = false, virtual_clock = false;
   for (int i = 0; i < argc; i++) {
@@ -108,6 +159,8 @@ static int cmd_run(int argc, char **argv) {
     if (!strcmp(a, "--input") && more) input_arg = argv[++i];
     else if (!strcmp(a, "--tasks") && more) tasks = argv[++i];
     else if (!strcmp(a, "--name") && more) ro.name = argv[++i];
+    else if (!strcmp(a, "--mock-config") && more) mock_config = argv[++i];
+    else if (!strcmp(a, "--test-case") && more) test_case = argv[++i];
     else if (!strcmp(a, "--express")) ro.express = true;
     else if (!strcmp(a, "--describe")) describe = true;
     else if (!strcmp(a, "--clock") && more) {
@@ -123,6 +176,9 @@ static int cmd_run(int argc, char **argv) {
     }
   }
   if (!file) return usage_error("run: %s", "missing FILE");
+  if (!mock_config != !test_case)
+    return usage_error("run: %s", "--mock-config and --test-case go "
+                       "together");
   json_t *input = input_arg ? json_arg("--input", input_arg) : json_object();
   if (!input) return MS_EXIT_USAGE;
   int status;
@@ -131,12 +187,29 @@ static int cmd_run(int argc, char **argv) {
     json_decref(input);
     return status;
   }
+  char *mname = machine_name_of(file);
+  ro.machine_name = mname;
+  ms_mocks_t *mocks = NULL;
+  if (mock_config) {
+    mocks = load_mocks(mock_config, test_case, mname ? mname : "moonstep",
+                       m);
+    if (!mocks) {
+      free(mname);
+      ms_machine_free(m);
+      json_decref(input);
+      return MS_EXIT_USAGE;
+    }
+    ro.mock = ms_mocks_answer;
+    ro.mock_ud = mocks;
+  }
   char *err = NULL;
   ms_options_t eo = {tasks, virtual_clock};
   ms_engine_t *e = ms_engine_new(&eo, &err);
   if (!e) {
     fprintf(stderr, "%s: %s\n", progname, err ? err : "cannot start");
     free(err);
+    ms_mocks_free(mocks);
+    free(mname);
     ms_machine_free(m);
     json_decref(input);
     return MS_EXIT_USAGE;
@@ -158,6 +231,8 @@ static int cmd_run(int argc, char **argv) {
   }
   json_decref(d);
   ms_engine_free(e);
+  ms_mocks_free(mocks);
+  free(mname);
   ms_machine_free(m);
   json_decref(input);
   return ok ? MS_EXIT_OK : MS_EXIT_FAILED;
@@ -190,6 +265,8 @@ static int cmd_eval(int argc, char **argv) {
       json_decref(*slot);
       *slot = json_arg(a, argv[++i]);
       if (!*slot) rc = MS_EXIT_USAGE;
+    } else if (slot) {
+      rc = usage_error("eval: option '%s' needs a value", a);
     } else if (a[0] == '-' && a[1] && a[1] != '$' && !expr) {
       rc = usage_error("eval: unknown or incomplete option '%s'", a);
     } else if (!expr) {
@@ -220,6 +297,41 @@ static int cmd_eval(int argc, char **argv) {
   return rc;
 }
 
+/* Run one handler as `sam local invoke` does: its result, or Lambda's
+ * error JSON, on stdout (exit 1 for the error). */
+static int cmd_invoke(int argc, char **argv) {
+  const char *name = NULL, *event_arg = NULL, *tasks = "tasks";
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    bool more = i + 1 < argc;
+    if (!strcmp(a, "--event") && more) event_arg = argv[++i];
+    else if (!strcmp(a, "--tasks") && more) tasks = argv[++i];
+    else if (a[0] == '-' && a[1])
+      return usage_error("invoke: unknown or incomplete option '%s'", a);
+    else if (!name) name = a;
+    else return usage_error("invoke: unexpected argument '%s'", a);
+  }
+  if (!name) return usage_error("invoke: %s", "missing NAME");
+  json_t *event = event_arg ? json_arg("--event", event_arg) : json_object();
+  if (!event) return MS_EXIT_USAGE;
+  char *err = NULL;
+  ms_options_t eo = {tasks, false};
+  ms_engine_t *e = ms_engine_new(&eo, &err);
+  if (!e) {
+    fprintf(stderr, "%s: %s\n", progname, err ? err : "cannot start");
+    free(err);
+    json_decref(event);
+    return MS_EXIT_USAGE;
+  }
+  json_t *error = NULL, *r = ms_invoke(e, name, event, &error);
+  print_json(r ? r : error);
+  json_decref(r);
+  json_decref(error);
+  ms_engine_free(e);
+  json_decref(event);
+  return r ? MS_EXIT_OK : MS_EXIT_FAILED;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct command {
@@ -230,12 +342,18 @@ static const struct command {
   {"run", cmd_run,
    "run FILE [--input JSON|@FILE] [--tasks DIR] [--name NAME] [--express]\n"
    "      [--clock virtual|real] [--describe]\n"
-   "      run an execution and print its output"},
+   "      [--mock-config FILE --test-case NAME]\n"
+   "      run an execution and print its output; with a Step Functions\n"
+   "      Local mock configuration, the test case's Task states answer\n"
+   "      with their mocked responses"},
   {"validate", cmd_validate,
    "validate FILE...\n      check definitions as AWS would"},
   {"eval", cmd_eval,
    "eval EXPR [--input JSON|@FILE] [--context JSON|@FILE] [--vars JSON|@FILE]\n"
    "      evaluate a JSONPath or intrinsic function as a \".$\" field does"},
+  {"invoke", cmd_invoke,
+   "invoke NAME [--event JSON|@FILE] [--tasks DIR]\n"
+   "      run one Task handler and print its result (or Lambda's error)"},
   {"help", cmd_help, "help\n      show this help"},
 };
 
@@ -251,7 +369,17 @@ static int cmd_help(int argc, char **argv) {
   return MS_EXIT_OK;
 }
 
-int main(int argc, char **argv) {
+/* Everything written to stdout must arrive: a full disk is reported, and
+ * a command that had succeeded exits 1 instead of 0. */
+static int flushed(int rc) {
+  int e = fflush(stdout) ? errno : 0;
+  if (!e && !ferror(stdout)) return rc;
+  fprintf(stderr, "%s: cannot write the output: %s\n", progname,
+          e ? strerror(e) : "I/O error");
+  return rc == MS_EXIT_OK ? MS_EXIT_FAILED : rc;
+}
+
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     cmd_help(0, NULL);
     return MS_EXIT_USAGE;
@@ -266,4 +394,8 @@ int main(int argc, char **argv) {
     if (!strcmp(commands[i].name, name))
       return commands[i].fn(argc - 2, argv + 2);
   return usage_error("unknown command '%s'", name);
+}
+
+int main(int argc, char **argv) {
+  return flushed(dispatch(argc, argv));
 }

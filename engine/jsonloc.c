@@ -170,6 +170,7 @@ static bool walk(scan_t *sc, const char *ptr, size_t *at) {
   if (sc->i >= sc->n) return false;
   *at = sc->i;
   while (token(&ptr, &tok)) {
+    if (sc->i >= sc->n) break;  /* text ends after a key: stay there */
     char open = sc->s[sc->i];
     bool found = false;
     if (open != '{' && open != '[') break;

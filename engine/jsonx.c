@@ -232,15 +232,21 @@ static size_t string_size(const char *s, size_t n) {
 
 /* Add v's compact size to *size; false as soon as it passes limit. */
 static bool size_walk(const json_t *v, size_t limit, size_t *size) {
-  char tmp[48];
   switch (json_typeof(v)) {
   case JSON_NULL: *size += 4; break;
   case JSON_TRUE: *size += 4; break;
   case JSON_FALSE: *size += 5; break;
-  case JSON_INTEGER:
-    *size += (size_t)snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT,
-                              json_integer_value(v));
+  case JSON_INTEGER: {
+    json_int_t i = json_integer_value(v);
+    uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+    size_t digits = 1;
+    while (u >= 10) {
+      u /= 10;
+      digits++;
+    }
+    *size += digits + (i < 0);
     break;
+  }
   case JSON_REAL: {
     buf_t b;
     buf_init(&b);

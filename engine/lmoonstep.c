@@ -4,8 +4,9 @@
  * A thin layer over the public API in moonstep.h and the JSON bridge in
  * luabridge.c: moonstep.json (decode/encode/null/array/equal), run,
  * validate, eval, template, path, locate, engine (a userdata reusing one
- * engine across runs) and version. State lives in userdata and the
- * registry, never in globals. Programming errors (bad arguments,
+ * engine across runs) and version; a run's `mocks`, `mock_config` and
+ * `test_case` options mock Task states (mock.c). State lives in userdata
+ * and the registry, never in globals. Programming errors (bad arguments,
  * unconvertible values) raise; an invalid definition, template or path
  * and a failed eval or template return nil plus the reason.
  */
@@ -13,6 +14,7 @@
 #include "luabridge.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,12 +244,227 @@ static void engine_close(engine_box_t *b) {
   b->e = NULL;
 }
 
+/* ---- mocks ----------------------------------------------------------- */
+
+/* opts.mocks: State = function(input, n) | {Throw = {Error, Cause}} |
+ * {Return = v} | any other value (returned as the result). A function is
+ * called on the caller's lua_State while the run is in progress, with the
+ * state's effective input and its 0-based invocation count; it returns
+ * the result or raises: {Error=, Cause=} fails the Task with that Error
+ * and Cause; {errorType=, errorMessage=} (or any other value, as
+ * errorType "Error") with Error = errorType and Cause = Lambda's error
+ * JSON {"errorMessage", "errorType"} (no handler ran: no requestId or
+ * stackTrace). */
+typedef struct lmock {
+  lua_State *L;
+  int fns;          /* absolute index of the mocks table */
+} lmock_t;
+
+typedef struct lcall {  /* one call of a mock function, for mock_call_p */
+  const char *state;
+  json_t *input;
+  int n;
+  json_t *result;       /* out: new reference */
+  fault_t *f;           /* out: when it raised */
+} lcall_t;
+
+/* The raised value at idx (a table) as a fault; protected callers only
+ * (its fields may have metamethods). */
+static void raised_fault(lua_State *L, int idx, fault_t *f) {
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    int t = lua_getfield(L, idx, "Error");
+    lua_getfield(L, idx, "Cause");
+    if (t == LUA_TSTRING) {
+      if (lua_type(L, -1) == LUA_TSTRING)
+        fault_set(f, lua_tostring(L, -2), "%s", lua_tostring(L, -1));
+      else
+        fault_set(f, lua_tostring(L, -2), NULL);
+      lua_pop(L, 2);
+      return;
+    }
+    lua_pop(L, 2);
+  }
+  const char *type = "Error", *msg = NULL;
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    if (lua_getfield(L, idx, "errorType") == LUA_TSTRING)
+      type = lua_tostring(L, -1);
+    if (lua_getfield(L, idx, "errorMessage") == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+  } else {
+    msg = luaL_tolstring(L, idx, NULL);
+  }
+  json_t *o = json_pack("{s:s, s:s}", "errorMessage", msg ? msg : "",
+                        "errorType", type);
+  char *cause = jsonx_dump(o, JSONX_SPACED);
+  fault_set(f, type, "%s", cause);
+  free(cause);
+  json_decref(o);
+}
+
+/* Protected: arg 1 the lcall_t, arg 2 the mocks table. */
+static int mock_call_p(lua_State *L) {
+  lcall_t *c = lua_touserdata(L, 1);
+  lua_getfield(L, 2, c->state);
+  luabridge_push(L, c->input);
+  lua_pushinteger(L, c->n);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    raised_fault(L, -1, c->f);
+    return 0;
+  }
+  char *err = NULL;
+  c->result = luabridge_to_json(L, -1, &err);
+  if (!c->result) {
+    fault_set(c->f, "States.Runtime", "the mock of state '%s' returned a "
+              "value that is not JSON: %s", c->state, err ? err : "?");
+    free(err);
+  }
+  return 0;
+}
+
+static json_t *lmock_call(void *ud, const char *state, json_t *input, int n,
+                          fault_t *f) {
+  lmock_t *m = ud;
+  lua_State *L = m->L;
+  lcall_t c = {state, input, n, NULL, f};
+  lua_pushcfunction(L, mock_call_p);
+  lua_pushlightuserdata(L, &c);
+  lua_pushvalue(L, m->fns);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    json_decref(c.result);
+    c.result = NULL;
+    fault_clear(f);
+    fault_set(f, "States.Runtime", "the mock of state '%s' failed: %s",
+              state, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                    : "?");
+    lua_pop(L, 1);
+  }
+  return c.result;
+}
+
+/* Read a whole file; NULL when it cannot be read. */
+static char *slurp(const char *path, size_t *len) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return NULL;
+  buf_t b;
+  buf_init(&b);
+  char chunk[8192];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) buf_append(&b, chunk, n);
+  bool bad = ferror(fp);
+  fclose(fp);
+  if (bad) {
+    buf_free(&b);
+    return NULL;
+  }
+  *len = b.len;
+  return buf_steal(&b);
+}
+
+/* The mocks the run options ask for (mock_config + test_case, then
+ * mocks), checked against m. NULL with *err (malloc'd) on a problem;
+ * NULL and no *err when there are none. */
+static ms_mocks_t *opt_mocks(lua_State *L, int opts, const ms_machine_t *m,
+                             const char *mname, lmock_t *lm, char **err) {
+  if (opts == 0) return NULL;
+  int top = lua_gettop(L);
+  int tcfg = lua_getfield(L, opts, "mock_config");
+  int ttc = lua_getfield(L, opts, "test_case");
+  int tm = lua_getfield(L, opts, "mocks");
+  const char *cfg = tcfg == LUA_TSTRING ? lua_tostring(L, top + 1) : NULL;
+  const char *tc = ttc == LUA_TSTRING ? lua_tostring(L, top + 2) : NULL;
+  if (tcfg == LUA_TNIL && ttc == LUA_TNIL && tm == LUA_TNIL) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  ms_mocks_t *k = ms_mocks_new();
+  if ((tcfg != LUA_TNIL || ttc != LUA_TNIL) && (!cfg || !tc)) {
+    *err = ms_strdup("options mock_config and test_case go together (as "
+                     "strings)");
+  } else if (cfg && !mname) {
+    *err = ms_strdup("option mock_config needs machine_name (the state "
+                     "machine's name in StateMachines)");
+  } else if (cfg) {
+    size_t len;
+    char *text = slurp(cfg, &len);
+    char *e = NULL;
+    if (!text)
+      *err = ms_asprintf("mock_config: cannot read %s", cfg);
+    else if (!ms_mocks_load(k, text, len, mname, tc, &e))
+      *err = ms_asprintf("mock_config %s: %s", cfg, e ? e : "invalid");
+    free(e);
+    free(text);
+  }
+  if (!*err && tm != LUA_TNIL && tm != LUA_TTABLE)
+    *err = ms_asprintf("option 'mocks' must be a table (got %s)",
+                       luaL_typename(L, top + 3));
+  if (!*err && tm == LUA_TTABLE) {
+    lm->L = L;
+    lm->fns = top + 3;
+    lua_pushnil(L);
+    while (!*err && lua_next(L, top + 3)) {
+      if (lua_type(L, -2) != LUA_TSTRING) {
+        *err = ms_strdup("mocks: keys are state names (strings)");
+      } else if (lua_type(L, -1) == LUA_TFUNCTION) {
+        ms_mocks_set_call(k, lua_tostring(L, -2), lmock_call, lm);
+      } else {
+        char *e = NULL;
+        json_t *v = luabridge_to_json(L, -1, &e);
+        json_t *r = NULL;
+        if (!v) {
+          *err = ms_asprintf("mocks.%s: %s", lua_tostring(L, -2), e);
+        } else if (json_is_object(v) && json_object_size(v) == 1 &&
+                   (json_object_get(v, "Throw") ||
+                    json_object_get(v, "Return"))) {
+          r = json_incref(v);
+        } else {
+          r = json_pack("{s:O}", "Return", v);
+        }
+        free(e);
+        e = NULL;
+        if (r && !ms_mocks_set(k, lua_tostring(L, -2), r, &e))
+          *err = ms_asprintf("mocks: %s", e ? e : "invalid");
+        free(e);
+        json_decref(r);
+        json_decref(v);
+      }
+      lua_pop(L, 1);
+    }
+    if (*err) lua_pop(L, 1);  /* the key lua_next left */
+  }
+  if (!*err) ms_mocks_check(k, m, err);
+  if (*err) {
+    ms_mocks_free(k);
+    lua_settop(L, top);
+    return NULL;
+  }
+  return k;  /* the mocks table stays at top + 3 for the run */
+}
+
 /* Run definition (at def) on input (at in) with run options (at opts,
  * 0: none) in engine e. Pushes the DescribeExecution-shaped table, or nil
  * and the diagnostics when the definition is invalid. */
+/* Replace the options table at opts by a plain copy of the fields a run
+ * reads. Its metamethods run here, before any C allocation: once the
+ * machine and input are held, a raising __index would leak them. */
+static void plain_opts(lua_State *L, int opts) {
+  static const char *const fields[] = {
+    "name", "express", "machine_name", "input_text", "mock_config",
+    "test_case", "mocks", NULL
+  };
+  if (opts == 0) return;
+  lua_createtable(L, 0, 8);
+  for (int i = 0; fields[i]; i++) {
+    lua_getfield(L, opts, fields[i]);
+    lua_setfield(L, -2, fields[i]);
+  }
+  lua_replace(L, opts);
+}
+
 static int run_in(lua_State *L, ms_engine_t *e, int def, int in, int opts,
                   const char *who) {
   size_t len;
+  plain_opts(L, opts);
   const char *text = check_definition(L, def, &len, who);
   ms_run_options_t ro = {
     .name = opt_string(L, opts, "name"),
@@ -282,7 +499,22 @@ static int run_in(lua_State *L, ms_engine_t *e, int def, int in, int opts,
     return 2;
   }
   diags_free(&d);
+  char *err = NULL;
+  lmock_t lm = {L, 0};
+  ms_mocks_t *mocks = opt_mocks(L, opts, m, ro.machine_name, &lm, &err);
+  if (err) {
+    ms_machine_free(m);
+    json_decref(input);
+    lua_pushfstring(L, "%s: %s", who, err);
+    free(err);
+    return lua_error(L);
+  }
+  if (mocks) {
+    ro.mock = ms_mocks_answer;
+    ro.mock_ud = mocks;
+  }
   json_t *r = ms_run(e, m, input, &ro);
+  ms_mocks_free(mocks);
   ms_machine_free(m);
   json_decref(input);
   if (!r) return luaL_error(L, "%s: the engine failed to run", who);
@@ -379,7 +611,14 @@ static int push_fault(lua_State *L, fault_t *f) {
  * nil, error, cause. field names the ".$" field (or ErrorPath, ...) that
  * the cause of a missing path mentions. */
 static int l_eval(lua_State *L) {
-  const char *expr = luaL_checkstring(L, 1);
+  size_t elen;
+  const char *expr = luaL_checklstring(L, 1, &elen);
+  if (strlen(expr) != elen) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "States.Runtime");
+    lua_pushliteral(L, "the expression contains a NUL byte");
+    return 3;
+  }
   int opts = opt_table(L, 3);
   lua_settop(L, 3);
   int idx[3] = {2, 0, 0};
@@ -448,7 +687,13 @@ static int l_template(lua_State *L) {
 /* moonstep.path(text) -> {text=, normalized=, reference=, root=} | nil,
  * err */
 static int l_path(lua_State *L) {
-  const char *text = luaL_checkstring(L, 1);
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  if (strlen(text) != len) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "the path contains a NUL byte");
+    return 2;
+  }
   char *err = NULL;
   json_t *r = ms_path(text, &err);
   if (!r) {

@@ -24,7 +24,10 @@
 /* Compile context, shared by a machine and all its nested machines. */
 typedef struct cc {
   diags_t *d;
+  size_t first;    /* d->n when compiling began */
   json_t *names;   /* every state name seen in the whole tree -> ptr */
+  json_t *index;   /* state name -> index in the machine being compiled */
+  long near_left;  /* name comparisons left for "did you mean" */
   int depth;       /* nesting of Parallel/Map machines */
 } cc_t;
 
@@ -64,6 +67,14 @@ static size_t utf8_len(const char *s) {
   for (; *s; s++)
     if (((unsigned char)*s & 0xC0) != 0x80) n++;
   return n;
+}
+
+/* Bytes of s's first n characters (a quoted prefix stays valid UTF-8). */
+static int prefix_bytes(const char *s, size_t n) {
+  size_t i = 0;
+  for (; s[i]; i++)
+    if (((unsigned char)s[i] & 0xC0) != 0x80 && n-- == 0) break;
+  return (int)i;
 }
 
 static bool in_list(const char *const *list, const char *s) {
@@ -343,43 +354,70 @@ static void retrier_compile(cc_t *c, json_t *o, const char *ptr, bool last,
   }
 }
 
-/* Edit distance between two short names (for "did you mean"). */
+/* Edit distance between two names when it is at most NEAR, else NEAR + 1
+ * ("did you mean" only wants close names). Only the band |i - j| <= NEAR
+ * of the table is computed, so a definition of thousands of long names
+ * costs O(length) per pair, not O(length^2). */
+#define NEAR 2
+#define NEAR_BUDGET 200000L  /* comparisons per definition, then no more
+                                suggestions (bounds hostile definitions) */
 static size_t distance(const char *a, const char *b) {
-  size_t n = strlen(b), row[81];
-  if (n > 80 || strlen(a) > 80) return SIZE_MAX;
-  for (size_t j = 0; j <= n; j++) row[j] = j;
-  for (size_t i = 1; a[i - 1]; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= n; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best) best = up + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
+  const size_t far = NEAR + 1;
+  size_t n = strlen(a), m = strlen(b), prev[NAME_MAX_CHARS * 4 + 2],
+         cur[NAME_MAX_CHARS * 4 + 2];
+  if (n > NAME_MAX_CHARS * 4 || m > NAME_MAX_CHARS * 4) return far;
+  if ((n > m ? n - m : m - n) > NEAR) return far;
+  for (size_t j = 0; j <= m; j++) prev[j] = j < far ? j : far;
+  for (size_t i = 1; i <= n; i++) {
+    size_t lo = i > NEAR ? i - NEAR : 1, hi = i + NEAR < m ? i + NEAR : m;
+    cur[lo - 1] = lo == 1 && i < far ? i : far;
+    for (size_t j = lo; j <= hi; j++) {
+      size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+      if (prev[j] + 1 < best) best = prev[j] + 1;
+      if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+      cur[j] = best < far ? best : far;
     }
+    if (hi + 1 <= m) cur[hi + 1] = far;
+    size_t low = far;
+    for (size_t j = lo - 1; j <= hi; j++)
+      if (cur[j] < low) low = cur[j];
+    if (low >= far) return far;  /* every path is already too far */
+    memcpy(prev + lo - 1, cur + lo - 1, (hi - lo + 2 + (hi + 1 <= m)) *
+           sizeof *cur);
   }
-  return row[n];
+  return prev[m];
 }
 
-/* Report a name that names no state, suggesting the closest one. */
+/* Report a name that names no state, suggesting the closest one. The
+ * search costs a distance per state, so it is skipped once the loader
+ * would drop the diagnostic (MS_DIAGS_MAX): a definition with thousands of
+ * bad names must not take quadratic time. */
 static void no_state(cc_t *c, const machine_t *m, const char *ptr,
                      const char *key, const char *name) {
   const char *best = NULL;
   size_t bd = SIZE_MAX;
-  for (size_t i = 0; i < m->nstates; i++) {
+  bool shown = c->d->n - c->first < MS_DIAGS_MAX;
+  for (size_t i = 0; shown && i < m->nstates && c->near_left-- > 0; i++) {
     size_t d = distance(name, m->states[i].name);
     if (d < bd) {
       bd = d;
       best = m->states[i].name;
     }
   }
-  if (best && bd <= 2 && bd < strlen(name))
+  if (best && bd <= NEAR && bd < strlen(name))
     ferr(c, ptr, key, "no state named \"%s\" (did you mean \"%s\"?)", name,
          best);
   else
     ferr(c, ptr, key, "no state named \"%s\"", name);
+}
+
+/* The index of the state named by the string v in the machine being
+ * compiled, or -1. Hashed (a definition may have thousands of states), and
+ * by the whole string: "A\u0000x" does not name state "A". */
+static int find(cc_t *c, json_t *v) {
+  json_t *i = json_object_getn(c->index, json_string_value(v),
+                               json_string_length(v));
+  return i ? (int)json_integer_value(i) : -1;
 }
 
 /* Resolve a transition target: index, or -1 after reporting. */
@@ -390,8 +428,12 @@ static int target(cc_t *c, machine_t *m, json_t *v, const char *ptr,
          jsonx_type_name(v));
     return -1;
   }
-  int i = machine_find(m, json_string_value(v));
-  if (i < 0) no_state(c, m, ptr, key, json_string_value(v));
+  int i = find(c, v);
+  if (i < 0 && strlen(json_string_value(v)) != json_string_length(v))
+    ferr(c, ptr, key, "no state named \"%s\\u0000...\" (state names "
+         "cannot contain NUL)", json_string_value(v));
+  else if (i < 0)
+    no_state(c, m, ptr, key, json_string_value(v));
   return i;
 }
 
@@ -900,6 +942,8 @@ static machine_t *compile_machine(cc_t *c, json_t *def, const char *ptr,
     return NULL;
   }
   machine_t *m = ms_calloc(1, sizeof *m);
+  json_t *outer = c->index;
+  c->index = json_object();
   m->definition = json_incref(def);
   m->parent = parent;
   m->start = -1;
@@ -946,11 +990,12 @@ static machine_t *compile_machine(cc_t *c, json_t *def, const char *ptr,
       char *p = ptr_join(sptr, name);
       s->name = ms_strdup(name);
       s->index = (int)i;
+      json_object_set_new(c->index, name, json_integer((json_int_t)i));
       s->next = s->default_next = -1;
       size_t len = utf8_len(name);
       if (len == 0 || len > NAME_MAX_CHARS)
-        err(c, p, "state name must be 1 to %d characters (\"%.20s...\" has "
-            "%zu)", NAME_MAX_CHARS, name, len);
+        err(c, p, "state name must be 1 to %d characters (\"%.*s...\" has "
+            "%zu)", NAME_MAX_CHARS, prefix_bytes(name, 20), name, len);
       json_t *prev = json_object_get(c->names, name);
       if (prev)
         err(c, p, "state name \"%s\" is already used at %s; names must be "
@@ -980,9 +1025,8 @@ static machine_t *compile_machine(cc_t *c, json_t *def, const char *ptr,
     err(c, ptr, "missing required field \"StartAt\"");
   else if (!json_is_string(sa))
     ferr(c, ptr, "StartAt", "StartAt must be a state name string");
-  else if (states &&
-           (m->start = machine_find(m, json_string_value(sa))) < 0)
-    no_state(c, m, ptr, "StartAt", json_string_value(sa));
+  else if (states)
+    m->start = target(c, m, sa, ptr, "StartAt");
 
   /* Second pass: compile each state. */
   if (states) {
@@ -1001,11 +1045,13 @@ static machine_t *compile_machine(cc_t *c, json_t *def, const char *ptr,
   }
   free(types);
   free(sptr);
+  json_decref(c->index);
+  c->index = outer;
   return m;
 }
 
 machine_t *machine_compile(json_t *definition, diags_t *d) {
-  cc_t c = {d, json_object(), 0};
+  cc_t c = {d, d->n, json_object(), NULL, NEAR_BUDGET, 0};
   size_t before = d->nerrors;
   machine_t *m = compile_machine(&c, definition, "", NULL, false);
   json_decref(c.names);

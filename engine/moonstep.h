@@ -56,6 +56,42 @@ typedef struct ms_run_options {
 json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
                const ms_run_options_t *o);
 
+/* Mocked Tasks for workflow tests (mock.c): AWS Step Functions Local's
+ * mock configuration file, fixed responses and callbacks. Run with
+ * .mock = ms_mocks_answer and .mock_ud = the ms_mocks_t; it counts the
+ * invocations of one execution (one counter per state, retries and Map
+ * iterations included), so use a new one for each run. */
+typedef struct mock ms_mocks_t;
+/* A state mocked by code; n is the state's 0-based invocation count.
+ * Returns the result (new reference) or NULL with f set. */
+typedef json_t *(*ms_mock_call_fn)(void *ud, const char *state,
+                                   json_t *input, int n, fault_t *f);
+ms_mocks_t *ms_mocks_new(void);
+void ms_mocks_free(ms_mocks_t *k);
+/* Take test case test_case of machine_name from a mock configuration
+ * file's text. false with *err (malloc'd) when it is not valid or does
+ * not have them. */
+bool ms_mocks_load(ms_mocks_t *k, const char *text, size_t len,
+                   const char *machine_name, const char *test_case,
+                   char **err);
+/* Answer every invocation of state with {"Return": v} or {"Throw":
+ * {"Error", "Cause"}}; false with *err for another shape. */
+bool ms_mocks_set(ms_mocks_t *k, const char *state, json_t *response,
+                  char **err);
+void ms_mocks_set_call(ms_mocks_t *k, const char *state, ms_mock_call_fn fn,
+                       void *ud);
+/* false with *err when a mocked state is missing from m or not a Task. */
+bool ms_mocks_check(const ms_mocks_t *k, const ms_machine_t *m, char **err);
+bool ms_mocks_answer(void *ud, const char *state, json_t *input,
+                     json_t **result, fault_t *f);  /* an ms_mock_fn */
+
+/* Invoke one Task handler by function name (or ARN) with event, as `sam
+ * local invoke` does (the function's tasks/NAME.json applies). Returns the
+ * result, or NULL with *error = Lambda's error object {errorMessage,
+ * errorType, ...}. Both new references. */
+json_t *ms_invoke(ms_engine_t *e, const char *function, json_t *event,
+                  json_t **error);
+
 /* Evaluate a JSONPath or intrinsic expression as a ".$" field would.
  * field names that field in the cause of a missing path ("v.$",
  * "ErrorPath"; NULL: not named). input, context and vars may be NULL

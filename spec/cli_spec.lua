@@ -213,4 +213,79 @@ describe("moonstep CLI #binary", function()
     assert.are.equal(out1, out2)
     assert.truthy(#out1 > 0)
   end)
+  -- Regressions from the R2 review: output that cannot be written, inputs
+  -- that are not files, and argument errors, each with a clear message.
+  it("output to a full disk exits non-zero with a message", function()
+    local def = definition("pass.json", PASS)
+    for _, args in ipairs {
+      { "run", def, "--input", '{"who": "x"}' },
+      { "validate", def },
+      { "eval", "$.a", "--input", '{"a": 1}' },
+      { "help" },
+    } do
+      local q = {}
+      for i, a in ipairs(args) do q[i] = shquote(a) end
+      local _, how, code = os.execute(string.format(
+        "%s %s >/dev/full 2>%s </dev/null", shquote(BIN),
+        table.concat(q, " "), shquote(tmp .. "/stderr")))
+      assert.are.equal("exit", how)
+      assert.are.equal(1, code, args[1])
+      assert.truthy(slurp(tmp .. "/stderr"):find("cannot write the output",
+                                                 1, true), args[1])
+    end
+  end)
+
+  it("--input @missing-file and @directory say why, exit 2", function()
+    local def = definition("pass.json", PASS)
+    local _, err, code = moonstep({ "run", def, "--input",
+                                    "@" .. tmp .. "/no-such.json" })
+    assert.are.equal(2, code)
+    assert.truthy(err:find("--input: cannot read " .. tmp ..
+                           "/no-such.json: No such file", 1, true), err)
+    _, err, code = moonstep({ "run", def, "--input", "@" .. tmp })
+    assert.are.equal(2, code)
+    assert.truthy(err:find("Is a directory", 1, true), err)
+    _, err, code = moonstep({ "validate", tmp })
+    assert.are.equal(2, code)
+    assert.truthy(err:find("Is a directory", 1, true), err)
+  end)
+
+  it("an endless file is refused, not read into memory", function()
+    local _, err, code = moonstep({ "validate", "/dev/zero" })
+    assert.are.equal(2, code)
+    assert.truthy(err:find("File too large", 1, true), err)
+  end)
+
+  it("a definition over 1 MiB exits 3", function()
+    local def = definition("big.json", '{"StartAt":"A","States":{"A":' ..
+      '{"Type":"Pass","End":true,"Result":"' .. string.rep("x", 2^21) ..
+      '"}}}')
+    local _, err, code = moonstep({ "validate", def })
+    assert.are.equal(3, code)
+    assert.truthy(err:find("the limit is 1048576", 1, true), err)
+  end)
+
+  it("each subcommand's argument errors exit 2 with a message", function()
+    local def = definition("pass.json", PASS)
+    for _, case in ipairs {
+      { { "run" }, "missing FILE" },
+      { { "run", def, "--input" }, "incomplete option '--input'" },
+      { { "run", def, "--clock", "fast" }, "unknown clock 'fast'" },
+      { { "run", def, def }, "unexpected argument" },
+      { { "run", def, "--input", "{" }, "--input is not valid JSON" },
+      { { "validate" }, "missing FILE" },
+      { { "eval" }, "missing EXPR" },
+      { { "eval", "$.a", "--input" }, "option '--input' needs a value" },
+      { { "eval", "--vars" }, "option '--vars' needs a value" },
+      { { "eval", "$.a", "--vars", "[]" }, "--vars must be a JSON object" },
+      { { "eval", "$.a", "--bogus" }, "unexpected argument '--bogus'" },
+      { { "nope" }, "unknown command 'nope'" },
+    } do
+      local out, err, code = moonstep(case[1])
+      local what = table.concat(case[1], " ")
+      assert.are.equal(2, code, what)
+      assert.are.equal("", out, what)
+      assert.truthy(err:find(case[2], 1, true), what .. ": " .. err)
+    end
+  end)
 end)

@@ -222,6 +222,55 @@ describe("moonstep.json", function()
       assert.matches("nested deeper than 2048", err, 1, true)
     end)
 
+    -- Hostile values (R2 review): the bridge reads tables raw, so
+    -- metamethods never run; depth and cycles are refused, not recursed.
+    it("never calls metamethods, even ones that raise", function()
+      local boom = function() error("metamethod ran") end
+      local t = setmetatable({}, {__index = boom, __newindex = boom,
+                                  __pairs = boom, __len = boom})
+      rawset(t, "a", 1)
+      assert.are.equal('{"a":1}', json.encode(t))
+      local seq = setmetatable({1, 2}, {__index = boom, __len = boom})
+      assert.are.equal("[1,2]", json.encode(seq))
+      local locked = setmetatable({}, {__metatable = "locked"})
+      assert.are.equal("{}", json.encode(locked))
+    end)
+
+    it("refuses 100000 levels of tables and arrays", function()
+      local obj, arr = {}, {}
+      local o, a = obj, arr
+      for _ = 1, 100000 do o.x = {}; o = o.x; a[1] = {}; a = a[1] end
+      for _, v in ipairs { obj, arr } do
+        local ok, err = pcall(json.encode, v)
+        assert.is_false(ok)
+        assert.matches("nested deeper than 2048", err, 1, true)
+        assert.is_true(#err < 400, "the path in the message is cut")
+      end
+      local ok = pcall(json.decode, string.rep("[", 100000))
+      assert.is_false(ok)
+    end)
+
+    it("refuses a cycle through a marked array", function()
+      local a = json.array {}
+      a[1] = { back = a }
+      local ok, err = pcall(json.encode, a)
+      assert.is_false(ok)
+      assert.matches("[1].back contains itself", err, 1, true)
+    end)
+
+    it("converts large tables", function()
+      local big, obj = {}, {}
+      for i = 1, 200000 do big[i] = i; obj["k" .. i] = i end
+      assert.are.equal(200000, #json.decode(json.encode(big)))
+      assert.are.equal(200000, json.decode(json.encode(obj)).k200000)
+    end)
+
+    it("refuses keys with NUL bytes and invalid UTF-8", function()
+      assert.has_error(function() json.encode({["a\0b"] = 1}) end)
+      assert.has_error(function() json.encode({["\xff"] = 1}) end)
+      assert.has_error(function() json.decode('{"a\\u0000b": 1}') end)
+    end)
+
     it("reports decode errors with line and column", function()
       local ok, err = pcall(json.decode, '{\n  "a": }')
       assert.is_false(ok)
