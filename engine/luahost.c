@@ -1,14 +1,19 @@
 /* luahost.c - the lua_State that runs Task handlers: creation, search
  * paths, the warm module cache with per-file environments and mtime reload,
- * protected calls with a traceback, and the deadline count hook.
+ * protected calls with a traceback, the deadline count hook, the counting
+ * allocator behind the memory limit, os.getenv over a per-call
+ * environment, and print's log sink.
  *
  * The deadline is checked from a count hook every HOOK_COUNT VM
  * instructions; when it has passed the hook raises a private sentinel
  * (a light userdata) and keeps raising it, on every function call too,
  * until the call returns, so a handler's pcall cannot swallow it. C code
- * that blocks (a sleep in a C library) is not interrupted. Handlers see
- * print and io.write going to stderr and no os.exit. JSON mapping
- * and ASL semantics live in task.c and luabridge.c.
+ * that blocks (a sleep in a C library) is not interrupted. The memory limit
+ * works the same way once Lua's own retry after an emergency collection
+ * has failed: the call is marked out of memory and the hook stops it.
+ * Handlers see print going to the log sink (stderr by default), io.write
+ * going to stderr, and no os.exit. JSON mapping and ASL semantics live in
+ * task.c and luabridge.c.
  */
 #include "luahost.h"
 
@@ -37,11 +42,26 @@ typedef struct mod {
   int ref;                 /* registry ref of the module table */
 } mod_t;
 
+enum { RUN, STOP_TIMEOUT, STOP_OOM };  /* why the current call must stop */
+
 struct luahost {
   lua_State *L;
   char *dir;           /* tasks folder */
   double deadline;     /* 0 = none */
-  bool timed_out;      /* the hook fired during the current call */
+  int stop;            /* RUN, or why the hook stops the current call */
+  lua_Alloc falloc;    /* the allocator under the counting one */
+  void *fud;           /* ... and its ud */
+  size_t used;         /* bytes the state holds */
+  size_t limit_cfg;    /* memory limit for calls; 0 = none */
+  size_t limit;        /* limit in force now (limit_cfg during a call) */
+  struct {             /* the last refused allocation, to spot Lua's retry */
+    bool on;
+    void *ptr;
+    size_t osize, nsize;
+  } refused;
+  int env_ref;         /* registry ref of the os.getenv table, or NOREF */
+  luahost_log_fn log;  /* print's sink; NULL: stderr */
+  void *log_ud;
   char *trace;         /* traceback captured by the message handler */
   int msgh_ref;        /* registry ref of the message handler closure */
   mod_t *mods;
@@ -60,20 +80,57 @@ static luahost_t *host_of(lua_State *L) {
   return *(luahost_t **)lua_getextraspace(L);
 }
 
-/* Count hook: raise the sentinel once the deadline has passed. */
+/* Count hook: raise the sentinel once the deadline has passed or the
+ * memory limit was hit. */
 static void hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   luahost_t *h = host_of(L);
-  if (!h || h->deadline <= 0) return;
-  if (!h->timed_out) {
-    if (luahost_now() < h->deadline) return;
-    h->timed_out = true;
+  if (!h) return;
+  if (h->stop == RUN) {
+    if (h->deadline <= 0 || luahost_now() < h->deadline) return;
+    h->stop = STOP_TIMEOUT;
   }
   /* From now on also raise on every call: a handler looping around
    * pcall(f) gets the error at its call of pcall, outside the protection. */
   lua_sethook(L, hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_COUNT_LATE);
   lua_pushlightuserdata(L, &timeout_key);
   lua_error(L);
+}
+
+/* Counting allocator. An allocation that grows the heap past the limit is
+ * refused. Lua's core then runs an emergency collection and asks again
+ * for the same block: that retry is judged afresh. Any other outcome of a
+ * refusal (a second refusal of the retry, a different request next, as
+ * after lauxlib's buffers give up at once, or the end of the call) means
+ * the code ran out of memory, however it handled the error. */
+static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  luahost_t *h = ud;
+  size_t old = ptr ? osize : 0;  /* osize is a type tag when ptr is NULL */
+  if (nsize == 0) {
+    h->used -= old;
+    return h->falloc(h->fud, ptr, osize, 0);
+  }
+  bool grows = nsize > old, retry = false;
+  if (grows && h->refused.on) {
+    retry = h->refused.ptr == ptr && h->refused.osize == osize &&
+            h->refused.nsize == nsize;
+    h->refused.on = false;
+    if (!retry) h->stop = STOP_OOM;
+  }
+  if (grows && h->limit && h->used - old + nsize > h->limit) {
+    if (retry) {
+      h->stop = STOP_OOM;
+    } else {
+      h->refused.on = true;
+      h->refused.ptr = ptr;
+      h->refused.osize = osize;
+      h->refused.nsize = nsize;
+    }
+    return NULL;
+  }
+  void *p = h->falloc(h->fud, ptr, osize, nsize);
+  if (p) h->used = h->used - old + nsize;
+  return p;
 }
 
 /* Message handler: keep the error value, remember a traceback. */
@@ -99,20 +156,44 @@ static void add_path(lua_State *L, const char *field, const char *extra) {
   free(s);
 }
 
-/* print for handlers: like Lua's, but to stderr, so a handler's chatter
- * never mixes with an execution's output on stdout. */
+/* print for handlers: its arguments joined as Lua's print joins them, one
+ * line to the log sink (stderr by default), so a handler's chatter never
+ * mixes with an execution's output on stdout. */
 static int print(lua_State *L) {
+  luahost_t *h = host_of(L);
   int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
   for (int i = 1; i <= n; i++) {
-    size_t len;
-    const char *s = luaL_tolstring(L, i, &len);
-    if (i > 1) fputc('\t', stderr);
-    fwrite(s, 1, len, stderr);
-    lua_pop(L, 1);
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_tolstring(L, i, NULL);
+    luaL_addvalue(&b);
   }
-  fputc('\n', stderr);
-  fflush(stderr);
+  luaL_pushresult(&b);
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  if (h && h->log) {
+    h->log(h->log_ud, s, len);
+  } else {
+    fwrite(s, 1, len, stderr);
+    fputc('\n', stderr);
+    fflush(stderr);
+  }
   return 0;
+}
+
+/* os.getenv for handlers: the function's environment, then the process's. */
+static int getenv_l(lua_State *L) {
+  luahost_t *h = host_of(L);
+  const char *name = luaL_checkstring(L, 1);
+  if (h && h->env_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->env_ref);
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, -2) == LUA_TSTRING) return 1;
+    lua_pop(L, 2);
+  }
+  lua_pushstring(L, getenv(name));  /* NULL pushes nil */
+  return 1;
 }
 
 static int no_exit(lua_State *L) {
@@ -126,6 +207,8 @@ static int open_state(lua_State *L) {
   lua_getglobal(L, "os");
   lua_pushcfunction(L, no_exit);
   lua_setfield(L, -2, "exit");
+  lua_pushcfunction(L, getenv_l);
+  lua_setfield(L, -2, "getenv");
   lua_pop(L, 1);
   lua_getglobal(L, "io");              /* io.write defaults to stderr */
   lua_getfield(L, -1, "output");
@@ -163,6 +246,11 @@ luahost_t *luahost_new(const char *tasks_dir, char **err) {
     goto fail;
   }
   *(luahost_t **)lua_getextraspace(h->L) = h;
+  h->env_ref = LUA_NOREF;
+  h->falloc = lua_getallocf(h->L, &h->fud);
+  h->used = (size_t)lua_gc(h->L, LUA_GCCOUNT) * 1024 +
+            (size_t)lua_gc(h->L, LUA_GCCOUNTB);
+  lua_setallocf(h->L, alloc, h);
   lua_pushcfunction(h->L, open_state);
   lua_pushlightuserdata(h->L, h);
   if (lua_pcall(h->L, 1, 0, 0) != LUA_OK) {
@@ -199,6 +287,28 @@ void luahost_set_deadline(luahost_t *h, double deadline) {
   h->deadline = deadline;
 }
 
+void luahost_set_memory_limit(luahost_t *h, size_t bytes) {
+  h->limit_cfg = bytes;
+}
+
+size_t luahost_memory(const luahost_t *h) { return h->used; }
+
+void luahost_set_env(luahost_t *h) {
+  luaL_unref(h->L, LUA_REGISTRYINDEX, h->env_ref);
+  h->env_ref = LUA_NOREF;
+  if (lua_type(h->L, -1) == LUA_TTABLE)
+    h->env_ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
+  else
+    lua_pop(h->L, 1);
+}
+
+void luahost_set_log(luahost_t *h, luahost_log_fn fn, void *ud) {
+  h->log = fn;
+  h->log_ud = ud;
+}
+
+void luahost_push_log(luahost_t *h) { lua_pushcfunction(h->L, print); }
+
 long long luahost_remaining_ms(const luahost_t *h) {
   if (h->deadline <= 0) return -1;
   double left = h->deadline - luahost_now();
@@ -210,23 +320,27 @@ int luahost_call(luahost_t *h, int nargs, char **trace) {
   int base = lua_gettop(L) - nargs;  /* the function's index */
   lua_rawgeti(L, LUA_REGISTRYINDEX, h->msgh_ref);
   lua_insert(L, base);
-  h->timed_out = false;
+  h->stop = RUN;
+  h->refused.on = false;
   free(h->trace);
   h->trace = NULL;
-  if (h->deadline > 0) {
-    if (luahost_now() >= h->deadline) {
-      lua_settop(L, base - 1);
-      h->timed_out = true;
-      return LUAHOST_TIMEOUT;
-    }
-    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_COUNT);
+  if (h->deadline > 0 && luahost_now() >= h->deadline) {
+    lua_settop(L, base - 1);
+    return LUAHOST_TIMEOUT;
   }
+  if (h->deadline > 0 || h->limit_cfg)
+    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_COUNT);
+  size_t outer = h->limit;  /* a module loading inside a call keeps it */
+  h->limit = h->limit_cfg;
   int st = lua_pcall(L, nargs, 1, base);
+  h->limit = outer;
+  if (h->refused.on) h->stop = STOP_OOM;  /* a refusal nobody retried */
+  h->refused.on = false;
   lua_sethook(L, NULL, 0, 0);
   lua_remove(L, base);
-  if (h->timed_out) {
+  if (h->stop != RUN) {
     lua_pop(L, 1);
-    return LUAHOST_TIMEOUT;
+    return h->stop == STOP_OOM ? LUAHOST_OOM : LUAHOST_TIMEOUT;
   }
   if (st == LUA_OK) return LUAHOST_OK;
   if (trace) {
@@ -344,7 +458,7 @@ static int load(luahost_t *h, const char *name, const char *path,
   lua_pushstring(L, name);
   lua_pushstring(L, path);
   st = luahost_call(h, 2, NULL);
-  if (st == LUAHOST_TIMEOUT) {
+  if (st == LUAHOST_TIMEOUT || st == LUAHOST_OOM) {
     lua_pop(L, 1);
     return st;
   }

@@ -5,8 +5,10 @@
  * a cache of handler modules (each file loaded once, "warm", into its own
  * environment table so one handler's globals never leak into another's,
  * reloaded when the file's mtime or size changes), protected calls with a
- * traceback, and a deadline enforced by a count hook. It knows nothing of
- * JSON or ASL; task.c maps results and errors to the workflow's terms.
+ * traceback, a deadline enforced by a count hook, a memory limit enforced
+ * by a counting allocator, the environment os.getenv sees and the sink
+ * print writes to. It knows nothing of JSON or ASL; task.c maps results and
+ * errors to the workflow's terms.
  */
 #ifndef MS_LUAHOST_H
 #define MS_LUAHOST_H
@@ -24,6 +26,8 @@ enum {
   LUAHOST_INIT_ERROR, /* running the file's main chunk raised an error */
   LUAHOST_ERROR,      /* the called function raised an error */
   LUAHOST_TIMEOUT,    /* the deadline passed while Lua code ran */
+  LUAHOST_OOM,        /* the memory limit was hit (even if the code caught
+                         Lua's memory error) */
 };
 
 /* New host over tasks_dir (copied). package.path starts with
@@ -67,11 +71,36 @@ void luahost_set_deadline(luahost_t *h, double deadline);
 /* Milliseconds left before the deadline (0 if past); -1 if none. */
 long long luahost_remaining_ms(const luahost_t *h);
 
+/* Memory limit in bytes for the following calls (0 = none): while
+ * luahost_call runs, an allocation that would take the state's heap (all
+ * of it: every module's warm state counts, as a Lambda's whole process
+ * does) over the limit is refused. Lua then collects garbage and retries;
+ * if that fails too the call ends with LUAHOST_OOM, however the code
+ * handles the memory error. */
+void luahost_set_memory_limit(luahost_t *h, size_t bytes);
+
+/* Bytes the state's heap holds now. */
+size_t luahost_memory(const luahost_t *h);
+
+/* Pop a table (string -> string) or nil: the environment os.getenv looks
+ * in first, before the process's own (which is never changed). */
+void luahost_set_env(luahost_t *h);
+
+/* Where print (and the function luahost_push_log pushes) sends a line:
+ * fn(ud, text, len), text being the arguments joined by tabs as Lua's print
+ * joins them, without the newline. NULL fn: the line goes to stderr as is. */
+typedef void (*luahost_log_fn)(void *ud, const char *text, size_t len);
+void luahost_set_log(luahost_t *h, luahost_log_fn fn, void *ud);
+
+/* Push the log function (print's implementation) for context.log. */
+void luahost_push_log(luahost_t *h);
+
 /* Call the function below nargs arguments on the stack, protected, with
  * one result. LUAHOST_OK: the result is pushed. LUAHOST_ERROR: the error
  * value is pushed and *trace gets the traceback (malloc'd, may be NULL).
- * LUAHOST_TIMEOUT: nothing is pushed (a handler that swallows the timeout
- * error is interrupted again every few thousand instructions). */
+ * LUAHOST_TIMEOUT / LUAHOST_OOM: nothing is pushed (a handler that
+ * swallows the error is interrupted again every few thousand
+ * instructions). */
 int luahost_call(luahost_t *h, int nargs, char **trace);
 
 #endif

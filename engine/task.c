@@ -18,7 +18,38 @@
  *    Runtime.ImportModuleError; no such function in the module ->
  *    Runtime.HandlerNotFound; a result that is not JSON (a function, a
  *    cycle) -> Runtime.MarshalError. All carry Lambda's error JSON.
- *  - Timeout -> States.Timeout with no Cause (AWS prints null).
+ *  - Timeouts: the state's TimeoutSeconds and the function's own timeout
+ *    (tasks/NAME.json "timeout"; 3 s, Lambda's default, when the file
+ *    leaves it out; 900 s, Lambda's longest, without a file, since then
+ *    nothing says what the function's timeout on AWS is, and AWS-recorded
+ *    cases run handlers for 60 s under a 5 s state timeout) both run; the
+ *    earlier wins (the state on a tie: its timer starts first). The
+ *    state's -> States.Timeout with no Cause (AWS prints null). The
+ *    function's -> Error "Sandbox.Timedout", Cause {"errorMessage":
+ *    "RequestId: ID Error: Task timed out after 3.00 seconds", "errorType":
+ *    "Sandbox.Timedout"}: what Lambda's Invoke returns today (its docs'
+ *    troubleshooting page names Sandbox.Timedout; the message shape is the
+ *    one Lambda's runtime emulator and SDK users quote). Step Functions'
+ *    docs still say such errors show as Lambda.Unknown; that predates
+ *    Lambda returning an errorType, so it is not followed (a guess).
+ *    lua: resources get no default timeout (they are not Lambda's).
+ *  - Memory: tasks/NAME.json "memory" (MB, default 128) caps the Lua heap
+ *    while the function runs -> Error "Runtime.OutOfMemory", Cause
+ *    {"errorMessage": "RequestId: ID Error: Runtime exited with error:
+ *    signal: killed", "errorType": "Runtime.OutOfMemory"}, the pair
+ *    Lambda reports for a killed runtime (CloudWatch quotes both strings;
+ *    the exact pairing is from memory, not a recording). As on Lambda,
+ *    after a function timeout or running out of memory the function's
+ *    next invocation is cold (the module is loaded again).
+ *  - tasks/NAME.json is optional: {"handler": "file.function" (default
+ *    "NAME.handler"; "dir/file.function" for tasks/dir/file.lua),
+ *    "timeout": 1..900, "memory": 128..10240, "environment": {"K": "V"}}.
+ *    Anything else (an unknown field, a wrong type or range, a reserved
+ *    variable name) is States.Runtime naming the file and the field.
+ *  - os.getenv sees the config's environment, then the variables Lambda
+ *    sets (reserved: the config may not set them), then the process's.
+ *  - print and context.log write one line each through log_line():
+ *    "[EXECUTION] STATE: message" on stderr, or the call's log function.
  *  - lambda:invoke: Payload absent or null -> {} (the handler gets an empty
  *    object); a string Payload is the request body, i.e. JSON text, parsed
  *    (failing: Runtime.UnmarshalError); InvocationType Event -> 202 with
@@ -33,6 +64,8 @@
  */
 #include "task.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,14 +78,19 @@
 
 #define DEFAULT_REGION  "us-east-1"
 #define DEFAULT_ACCOUNT "123456789012"
-#define MEMORY_MB       128     /* what context.memory_limit_in_mb says */
-#define NO_DEADLINE_MS  900000  /* Lambda's longest timeout, 15 minutes */
+#define MEMORY_MB       128     /* Lambda's default and smallest memory */
+#define MEMORY_MB_MAX   10240   /* Lambda's largest memory */
+#define TIMEOUT_S       3       /* Lambda's default function timeout */
+#define TIMEOUT_S_MAX   900     /* Lambda's longest timeout, 15 minutes */
+#define NO_DEADLINE_MS  900000  /* remaining time when nothing limits it */
+#define CONFIG_MAX      65536   /* bytes of a tasks/NAME.json */
 #define INVOKE_ARN      "arn:aws:states:::lambda:invoke"
 #define TOKEN_SUFFIX    ".waitForTaskToken"
 
 struct task_host {
   luahost_t *lh;
-  uint64_t ncalls;  /* feeds request ids */
+  uint64_t ncalls;     /* feeds request ids */
+  double fn_deadline;  /* the running function's own deadline; 0 = none */
 };
 
 /* A resolved function: where to find it and how Lambda would name it. */
@@ -62,12 +100,18 @@ typedef struct fn {
   char *name;         /* Lambda function name (= module for lambda) */
   char *arn;          /* invoked ARN (with ":QUALIFIER" if any) */
   char *qualifier;    /* NULL: $LATEST */
+  /* from tasks/NAME.json, or the defaults (fn_configure) */
+  char *field_own;    /* field named by "handler" (field points here) */
+  int timeout;        /* seconds; 0 = none */
+  int memory;         /* MB */
+  json_t *env;        /* "environment" object, or NULL */
 } fn_t;
 
 typedef struct call {  /* one invocation's derived values */
   char reqid[40];
   time_t when;
   char region[32], account[32];
+  char stream[96];     /* log stream name */
 } call_t;
 
 static void fn_free(fn_t *fn) {
@@ -75,6 +119,8 @@ static void fn_free(fn_t *fn) {
   free(fn->name);
   free(fn->arn);
   free(fn->qualifier);
+  free(fn->field_own);
+  json_decref(fn->env);
 }
 
 /* ---- resource table ---------------------------------------------------- */
@@ -196,6 +242,14 @@ static void call_init(task_host_t *h, const task_call_t *c, call_t *k) {
     snprintf(k->region, sizeof k->region, "%s", DEFAULT_REGION);
     snprintf(k->account, sizeof k->account, "%s", DEFAULT_ACCOUNT);
   }
+  struct tm tm;
+  gmtime_r(&k->when, &tm);
+  uint64_t y = hash(k->reqid);
+  uint64_t s1 = mix(&y), s2 = mix(&y);
+  snprintf(k->stream, sizeof k->stream,
+           "%04d/%02d/%02d/[$LATEST]%016llx%016llx", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, (unsigned long long)s1,
+           (unsigned long long)s2);
 }
 
 /* ---- function names ---------------------------------------------------- */
@@ -246,6 +300,178 @@ static bool fn_resolve(fn_t *fn, const char *fname, const char *qualifier,
   return true;
 }
 
+/* ---- per-function config: tasks/NAME.json ----------------------------- */
+
+/* Variables Lambda sets itself and refuses in a function's configuration
+ * (Lambda's "defined runtime environment variables"); those moonstep sets
+ * are set in push_env. */
+static const char *const reserved[] = {
+  "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION",
+  "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
+  "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+  "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME",
+  "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API",
+  "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+};
+
+static bool env_name_ok(const char *s) {  /* Lambda: [a-zA-Z]([a-zA-Z0-9_])+ */
+  if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) return false;
+  for (s++; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+          (*s >= '0' && *s <= '9') || *s == '_'))
+      return false;
+  return true;
+}
+
+/* "file.function" (file may hold '/') -> module "dir.file" and field. */
+static bool handler_split(const char *s, char **module, char **field) {
+  const char *dot = strrchr(s, '.');
+  if (!dot || dot == s || !dot[1]) return false;
+  for (const char *p = s; p < dot; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+          (*p == '/' && p > s && p[-1] != '/' && p[1] != '.')))
+      return false;
+  for (const char *p = dot + 1; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9') || *p == '_'))
+      return false;
+  *module = ms_strndup(s, (size_t)(dot - s));
+  for (char *p = *module; *p; p++)
+    if (*p == '/') *p = '.';
+  *field = ms_strdup(dot + 1);
+  return true;
+}
+
+/* Integer field in [lo, hi] or a message. */
+static bool int_in(json_t *v, int lo, int hi, int *out) {
+  if (!json_is_integer(v)) return false;
+  json_int_t n = json_integer_value(v);
+  if (n < lo || n > hi) return false;
+  *out = (int)n;
+  return true;
+}
+
+/* Read the file at path (NULL + errno when it cannot be read). */
+static char *slurp(const char *path, size_t *len) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return NULL;
+  buf_t b;
+  buf_init(&b);
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 && b.len <= CONFIG_MAX)
+    buf_append(&b, chunk, n);
+  fclose(fp);
+  *len = b.len;
+  return buf_steal(&b);
+}
+
+/* Apply TASKS_DIR/NAME.json (cfgname: NAME) to fn, or the defaults when
+ * there is no such file. lambda: a Lambda function (its "handler" is used
+ * and, with a file, Lambda's default timeout). false with f set when it is
+ * invalid. */
+static bool fn_configure(task_host_t *h, fn_t *fn, const char *cfgname,
+                         bool lambda, fault_t *f) {
+  fn->timeout = lambda ? TIMEOUT_S_MAX : 0;
+  fn->memory = MEMORY_MB;
+  char *path = ms_asprintf("%s/%s.json", luahost_dir(h->lh), cfgname);
+  size_t len = 0;
+  char *text = slurp(path, &len);
+  if (!text) {
+    free(path);
+    return true;
+  }
+  if (lambda) fn->timeout = TIMEOUT_S;
+  char *err = NULL;
+  json_t *doc = len > CONFIG_MAX ? NULL : jsonx_parse(text, len, &err);
+  free(text);
+  bool ok = false;
+  const char *key;
+  json_t *v;
+  if (!doc) {
+    fault_runtime(f, "%s: %s", path,
+                  err ? err : "the function config is too large");
+    goto done;
+  }
+  if (!json_is_object(doc)) {
+    fault_runtime(f, "%s: the function config must be a JSON object", path);
+    goto done;
+  }
+  json_object_foreach(doc, key, v) {
+    if (!strcmp(key, "handler")) {
+      char *module = NULL, *field = NULL;
+      if (!json_is_string(v) ||
+          !handler_split(json_string_value(v), &module, &field)) {
+        fault_runtime(f, "%s: \"handler\" must be a string \"file.function"
+                      "\" naming a file under %s and a function in it",
+                      path, luahost_dir(h->lh));
+        goto done;
+      }
+      if (lambda) {
+        free(fn->module);
+        fn->module = module;
+        free(fn->field_own);
+        fn->field = fn->field_own = field;
+      } else {
+        free(module);
+        free(field);
+      }
+    } else if (!strcmp(key, "timeout")) {
+      if (!int_in(v, 1, TIMEOUT_S_MAX, &fn->timeout)) {
+        fault_runtime(f, "%s: \"timeout\" must be a whole number of seconds "
+                      "from 1 to %d", path, TIMEOUT_S_MAX);
+        goto done;
+      }
+    } else if (!strcmp(key, "memory")) {
+      if (!int_in(v, MEMORY_MB, MEMORY_MB_MAX, &fn->memory)) {
+        fault_runtime(f, "%s: \"memory\" must be a whole number of MB from "
+                      "%d to %d", path, MEMORY_MB, MEMORY_MB_MAX);
+        goto done;
+      }
+    } else if (!strcmp(key, "environment")) {
+      const char *name;
+      json_t *val;
+      if (!json_is_object(v)) {
+        fault_runtime(f, "%s: \"environment\" must be an object of strings",
+                      path);
+        goto done;
+      }
+      json_object_foreach(v, name, val) {
+        if (!env_name_ok(name)) {
+          fault_runtime(f, "%s: \"environment\": '%s' is not a valid "
+                        "variable name ([a-zA-Z][a-zA-Z0-9_]+)", path, name);
+          goto done;
+        }
+        for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+          if (!strcmp(name, reserved[i])) {
+            fault_runtime(f, "%s: \"environment\": '%s' is reserved by "
+                          "Lambda", path, name);
+            goto done;
+          }
+        if (!json_is_string(val)) {
+          fault_runtime(f, "%s: \"environment\": the value of '%s' must be "
+                        "a string", path, name);
+          goto done;
+        }
+      }
+      json_decref(fn->env);
+      fn->env = json_incref(v);
+    } else {
+      fault_runtime(f, "%s: unknown field \"%s\" (known: handler, timeout, "
+                    "memory, environment)", path, key);
+      goto done;
+    }
+  }
+  ok = true;
+done:
+  json_decref(doc);
+  free(err);
+  free(path);
+  return ok;
+}
+
 /* ---- Lambda's error JSON ---------------------------------------------- */
 
 /* Fault with Error = type and Cause = Lambda's error JSON. */
@@ -259,6 +485,21 @@ static void lambda_error(fault_t *f, const char *type, const char *message,
   char *cause = jsonx_dump(o, spaced ? JSONX_SPACED : JSONX_COMPACT);
   fault_set(f, type, "%s", cause);
   free(cause);
+  json_decref(o);
+}
+
+/* Fault as Lambda's sandbox reports it (no requestId, no stackTrace):
+ * Cause {"errorMessage": "RequestId: ID Error: what", "errorType"}. */
+static void sandbox_error(fault_t *f, const char *type, const char *what,
+                          const call_t *k, bool spaced) {
+  json_t *o = json_object();
+  char *m = ms_asprintf("RequestId: %s Error: %s", k->reqid, what);
+  json_object_set_new(o, "errorMessage", json_string(m));
+  json_object_set_new(o, "errorType", json_string(type));
+  char *cause = jsonx_dump(o, spaced ? JSONX_SPACED : JSONX_COMPACT);
+  fault_set(f, type, "%s", cause);
+  free(cause);
+  free(m);
   json_decref(o);
 }
 
@@ -343,10 +584,14 @@ static void handler_error(task_host_t *h, const char *trace,
 
 /* ---- the Lambda context table ----------------------------------------- */
 
+/* context.get_remaining_time_in_millis(): as on Lambda, the time left
+ * before the function's own timeout (a state's TimeoutSeconds does not stop
+ * a Lambda function, so it does not count). */
 static int remaining_ms(lua_State *L) {
-  luahost_t *lh = lua_touserdata(L, lua_upvalueindex(1));
-  long long ms = luahost_remaining_ms(lh);
-  lua_pushinteger(L, ms < 0 ? NO_DEADLINE_MS : ms);
+  task_host_t *h = lua_touserdata(L, lua_upvalueindex(1));
+  double left = h->fn_deadline - luahost_now();
+  lua_pushinteger(L, h->fn_deadline <= 0 ? NO_DEADLINE_MS
+                     : left > 0 ? (lua_Integer)(left * 1000) : 0);
   return 1;
 }
 
@@ -363,23 +608,18 @@ static void push_context(task_host_t *h, const task_call_t *c,
   set_str(L, "function_name", fn->name);
   set_str(L, "function_version", "$LATEST");
   set_str(L, "invoked_function_arn", fn->arn);
-  lua_pushinteger(L, MEMORY_MB);
+  lua_pushinteger(L, fn->memory);
   lua_setfield(L, -2, "memory_limit_in_mb");
   set_str(L, "aws_request_id", k->reqid);
   char *group = ms_asprintf("/aws/lambda/%s", fn->name);
   set_str(L, "log_group_name", group);
   free(group);
-  struct tm tm;
-  gmtime_r(&k->when, &tm);
-  char stream[96];
-  uint64_t x = hash(k->reqid);
-  snprintf(stream, sizeof stream, "%04d/%02d/%02d/[$LATEST]%016llx%016llx",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-           (unsigned long long)mix(&x), (unsigned long long)mix(&x));
-  set_str(L, "log_stream_name", stream);
-  lua_pushlightuserdata(L, h->lh);
+  set_str(L, "log_stream_name", k->stream);
+  lua_pushlightuserdata(L, h);
   lua_pushcclosure(L, remaining_ms, 1);
   lua_setfield(L, -2, "get_remaining_time_in_millis");
+  luahost_push_log(h->lh);
+  lua_setfield(L, -2, "log");
   set_str(L, "execution_id", ctx_str(c->context, "Execution", "Id"));
   set_str(L, "execution_name", ctx_str(c->context, "Execution", "Name"));
   const char *sn = ctx_str(c->context, "State", "Name");
@@ -404,6 +644,93 @@ static int to_json(lua_State *L) {
   return 0;
 }
 
+/* print and context.log go through here: one line per call. */
+typedef struct logctx {
+  const task_call_t *c;
+  const fn_t *fn;
+} logctx_t;
+
+static void log_line(void *ud, const char *text, size_t len) {
+  const logctx_t *x = ud;
+  const task_call_t *c = x->c;
+  (void)len;
+  const char *state = ctx_str(c->context, "State", "Name");
+  if (!state) state = c->state_name;
+  if (c->log) {
+    c->log(c->log_ud, state, text);
+    return;
+  }
+  const char *exec = ctx_str(c->context, "Execution", "Name");
+  if (exec && state)
+    fprintf(stderr, "[%s] %s: %s\n", exec, state, text);
+  else
+    fprintf(stderr, "[%s] %s\n", exec ? exec : x->fn->name, text);
+  fflush(stderr);
+}
+
+static void log_note(logctx_t *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void log_note(logctx_t *x, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = ms_vasprintf(fmt, ap);
+  va_end(ap);
+  log_line(x, s, strlen(s));
+  free(s);
+}
+
+/* The table os.getenv looks in first: the config's environment and the
+ * variables Lambda sets. */
+static void push_env(task_host_t *h, const fn_t *fn, const call_t *k) {
+  lua_State *L = luahost_state(h->lh);
+  lua_newtable(L);
+  const char *key;
+  json_t *v;
+  json_object_foreach(fn->env, key, v) set_str(L, key, json_string_value(v));
+  char mem[16], *handler = ms_asprintf("%s.%s", fn->module, fn->field);
+  char *group = ms_asprintf("/aws/lambda/%s", fn->name);
+  snprintf(mem, sizeof mem, "%d", fn->memory);
+  set_str(L, "_HANDLER", handler);
+  set_str(L, "AWS_REGION", k->region);
+  set_str(L, "AWS_DEFAULT_REGION", k->region);
+  set_str(L, "AWS_LAMBDA_FUNCTION_NAME", fn->name);
+  set_str(L, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", mem);
+  set_str(L, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+  set_str(L, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+  set_str(L, "AWS_LAMBDA_LOG_GROUP_NAME", group);
+  set_str(L, "AWS_LAMBDA_LOG_STREAM_NAME", k->stream);
+  set_str(L, "LAMBDA_TASK_ROOT", luahost_dir(h->lh));
+  free(handler);
+  free(group);
+}
+
+/* The call was stopped (st: LUAHOST_TIMEOUT or LUAHOST_OOM): the fault,
+ * a log line saying why, and a cold start next time. */
+static void stopped(task_host_t *h, int st, const fn_t *fn, const call_t *k,
+                    bool spaced, bool state_first, logctx_t *x,
+                    fault_t *f) {
+  if (st == LUAHOST_TIMEOUT && state_first) {
+    fault_set(f, "States.Timeout", NULL);
+    return;
+  }
+  if (st == LUAHOST_TIMEOUT) {
+    char what[64];
+    snprintf(what, sizeof what, "Task timed out after %d.00 seconds",
+             fn->timeout);
+    sandbox_error(f, "Sandbox.Timedout", what, k, spaced);
+    log_note(x, "%s (the function's \"timeout\" in %s/%s.json)", what,
+             luahost_dir(h->lh), fn->name);
+  } else {
+    sandbox_error(f, "Runtime.OutOfMemory",
+                  "Runtime exited with error: signal: killed", k, spaced);
+    log_note(x, "Runtime.OutOfMemory: the Lua heap went over the "
+             "function's %d MB (its \"memory\" in %s/%s.json)",
+             fn->memory, luahost_dir(h->lh), fn->name);
+  }
+  /* Lambda replaces the runtime after either: the next call is cold */
+  luahost_forget(h->lh, fn->module);
+}
+
 /* Find fn, call it with event, return its result as JSON. */
 static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
                        const json_t *event, const call_t *k, bool spaced,
@@ -412,8 +739,17 @@ static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
   int top = lua_gettop(L);
   json_t *result = NULL;
   char *msg = NULL, *trace = NULL;
-  luahost_set_deadline(h->lh, c->timeout_seconds > 0
-                                  ? luahost_now() + c->timeout_seconds : 0);
+  double now = luahost_now();
+  double sdl = c->timeout_seconds > 0 ? now + c->timeout_seconds : 0;
+  double fdl = fn->timeout > 0 ? now + fn->timeout : 0;
+  bool state_first = sdl > 0 && (fdl <= 0 || sdl <= fdl);
+  h->fn_deadline = fdl;
+  luahost_set_deadline(h->lh, state_first ? sdl : fdl);
+  luahost_set_memory_limit(h->lh, (size_t)fn->memory * 1024 * 1024);
+  logctx_t x = {c, fn};
+  luahost_set_log(h->lh, log_line, &x);
+  push_env(h, fn, k);
+  luahost_set_env(h->lh);
   int st = luahost_module(h->lh, fn->module, &msg);
   switch (st) {
   case LUAHOST_OK:
@@ -437,7 +773,7 @@ static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
     goto done;
   }
   default:
-    fault_set(f, "States.Timeout", NULL);
+    stopped(h, st, fn, k, spaced, state_first, &x, f);
     goto done;
   }
   luahost_field(h->lh, fn->field);
@@ -457,8 +793,8 @@ static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
   luabridge_push(L, event);
   push_context(h, c, fn, k);
   st = luahost_call(h->lh, 2, &trace);
-  if (st == LUAHOST_TIMEOUT) {
-    fault_set(f, "States.Timeout", NULL);
+  if (st == LUAHOST_TIMEOUT || st == LUAHOST_OOM) {
+    stopped(h, st, fn, k, spaced, state_first, &x, f);
   } else if (st == LUAHOST_ERROR) {
     handler_error(h, trace, k, spaced, f);
   } else {
@@ -476,7 +812,13 @@ static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
   }
 done:
   luahost_set_deadline(h->lh, 0);
+  luahost_set_memory_limit(h->lh, 0);
+  luahost_set_log(h->lh, NULL, NULL);
+  lua_pushnil(L);
+  luahost_set_env(h->lh);
+  h->fn_deadline = 0;
   lua_settop(L, top);
+  if (st == LUAHOST_OOM) lua_gc(L, LUA_GCCOLLECT);
   free(msg);
   free(trace);
   return result;
@@ -502,7 +844,9 @@ static json_t *run_arn(task_host_t *h, const task_call_t *c, fault_t *f) {
     fault_runtime(f, "Invalid Lambda function ARN '%s'", c->resource);
     return NULL;
   }
-  json_t *r = call_fn(h, c, &fn, c->input, &k, true, f);
+  json_t *r = NULL;
+  if (fn_configure(h, &fn, fn.name, true, f))
+    r = call_fn(h, c, &fn, c->input, &k, true, f);
   fn_free(&fn);
   return limit(r, c->resource, f);
 }
@@ -521,7 +865,7 @@ static json_t *run_lua(task_host_t *h, const task_call_t *c, fault_t *f) {
   if (!*fn.field) {
     fault_runtime(f, "Invalid resource '%s': expected lua:MODULE.FUNCTION",
                   c->resource);
-  } else {
+  } else if (fn_configure(h, &fn, fn.module, false, f)) {
     r = call_fn(h, c, &fn, c->input, &k, true, f);
     if (fault_is_set(f) &&
         strcmp(f->error, "Lambda.ResourceNotFoundException") == 0) {
@@ -660,6 +1004,7 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
               " Request ID: %s; Proxy: null)", fname, k.reqid);
     goto done;
   }
+  if (!fn_configure(h, &fn, fn.name, true, f)) goto done;
   int status = 200;
   if (type && strcmp(type, "Event") == 0) status = 202;
   if (type && strcmp(type, "DryRun") == 0) status = 204;
@@ -692,7 +1037,7 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
       char *text = ms_asprintf("START RequestId: %s Version: $LATEST\n"
                                "END RequestId: %s\n"
                                "REPORT RequestId: %s\tMemory Size: %d MB\t\n",
-                               k.reqid, k.reqid, k.reqid, MEMORY_MB);
+                               k.reqid, k.reqid, k.reqid, fn.memory);
       log = base64(text, strlen(text));
       free(text);
     }
@@ -723,4 +1068,41 @@ json_t *task_run(task_host_t *h, const task_call_t *c, fault_t *f) {
     return NULL;
   }
   return runners[kind](h, c, f);
+}
+
+/* ---- moonstep invoke ---------------------------------------------------- */
+
+json_t *task_invoke(task_host_t *h, const char *function, json_t *event,
+                    json_t **error) {
+  task_call_t c = {function, NULL, event, NULL, 0, NULL, NULL};
+  fault_t f = FAULT_INIT;
+  call_t k;
+  call_init(h, &c, &k);
+  fn_t fn = {0};
+  json_t *r = NULL;
+  *error = NULL;
+  if (!fn_resolve(&fn, function, NULL, &k)) {
+    fault_set(&f, "Lambda.InvalidParameterValueException",
+              "'%s' is not a function name or a Lambda function ARN",
+              function);
+  } else if (fn_configure(h, &fn, fn.name, true, &f)) {
+    r = call_fn(h, &c, &fn, event, &k, false, &f);
+  }
+  if (fault_is_set(&f)) {
+    /* Lambda's error JSON is the cause; engine faults get its shape */
+    json_t *o = f.cause ? jsonx_parse(f.cause, strlen(f.cause), NULL) : NULL;
+    if (!json_is_object(o) || !json_object_get(o, "errorType")) {
+      json_decref(o);
+      o = json_object();
+      json_object_set_new(o, "errorMessage",
+                          json_string(f.cause ? f.cause : ""));
+      json_object_set_new(o, "errorType", json_string(f.error));
+    }
+    *error = o;
+    json_decref(r);
+    r = NULL;
+  }
+  fault_clear(&f);
+  fn_free(&fn);
+  return r;
 }

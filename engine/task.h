@@ -33,19 +33,36 @@ void task_host_free(task_host_t *h);
  * reloaded anyway: a call checks the file's mtime and size. */
 void task_host_reload(task_host_t *h, const char *module);
 
+/* Where a handler's print and context.log lines go: one call per line,
+ * message without the newline; state_name may be NULL. */
+typedef void (*task_log_fn)(void *ud, const char *state_name,
+                            const char *message);
+
 typedef struct task_call {
   const char *resource;    /* the state's Resource */
   const char *state_name;
   json_t *input;           /* effective input (after Parameters), borrowed */
   json_t *context;         /* the context object $$, borrowed (may be NULL) */
   double timeout_seconds;  /* 0 = none; enforced with a Lua count hook */
+  task_log_fn log;         /* NULL: "[EXECUTION] STATE: message" on stderr */
+  void *log_ud;            /* passed to log */
 } task_call_t;
 
 /* Run the task. Returns the result (new reference) or NULL with f set:
  * a handler error {errorType=, errorMessage=} becomes Error=errorType and
  * Cause as Lambda words it; a plain error becomes Error "Error"; an unknown
- * or missing function is Lambda.ResourceNotFoundException; a timeout is
- * States.Timeout. */
+ * or missing function is Lambda.ResourceNotFoundException; the state's
+ * timeout is States.Timeout, the function's own (tasks/NAME.json
+ * "timeout", default 3 s) Sandbox.Timedout; the function's memory limit
+ * Runtime.OutOfMemory; an invalid tasks/NAME.json States.Runtime. */
 json_t *task_run(task_host_t *h, const task_call_t *c, fault_t *f);
+
+/* Invoke one function by name (or ARN) with event, as `sam local invoke`
+ * does: no state, no state timeout; the function's config applies. Returns
+ * the result (new reference), or NULL with *error set to Lambda's error
+ * object {errorMessage, errorType[, requestId, stackTrace]} (new
+ * reference). Log lines are "[NAME] message" on stderr. */
+json_t *task_invoke(task_host_t *h, const char *function, json_t *event,
+                    json_t **error);
 
 #endif

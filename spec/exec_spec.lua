@@ -31,7 +31,9 @@ local function tasks_dir(tasks)
   os.remove(dir)
   assert(os.execute("mkdir -p '" .. dir .. "'"))
   for name, source in pairs(tasks or {}) do
-    write(dir .. "/" .. name .. ".lua", source)
+    -- "Name" is a handler (Name.lua); "Name.json" its function config
+    write(dir .. "/" .. name .. (name:find("%.json$") and "" or ".lua"),
+          source)
   end
   return dir
 end
