@@ -5,6 +5,7 @@
 #   make test       busted specs + AWS conformance, then all of it again
 #                   under AddressSanitizer and UBSan (build-asan/)
 #   make demo       run the example state machine
+#   make bench      moonstep against the peer (bench/bench.lua has the knobs)
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
 #   make clean
 #
@@ -83,7 +84,8 @@ LUA_CDIR := $(DESTDIR)$(PREFIX)/lib/lua/5.4
 LUA_LDIR := $(DESTDIR)$(PREFIX)/share/lua/5.4
 MAN1DIR := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all deps test test-plain test-asan conformance demo install clean
+.PHONY: all deps test test-plain test-asan conformance demo bench install \
+        clean
 
 all: $(TARGETS)
 
@@ -171,6 +173,29 @@ conformance:
 demo: deps
 	$(MAKE) BUILD=build all
 	build/moonstep run $(DEMO_DEF) --input @$(DEMO_INPUT)
+
+# The peer, aws-local-stepfunctions 3, is installed with npm into
+# bench/.peer/ (ignored by git) on first use; sizes and run counts are
+# environment variables read by bench/bench.lua.
+PEER_PKG := bench/.peer/node_modules/aws-local-stepfunctions/package.json
+
+bench: all $(BUILD)/bench/proctime $(BUILD)/bench/benchclock.so $(PEER_PKG)
+	MOONSTEP_BUILD=$(BUILD) LUA=$(LUA) $(LUA) bench/bench.lua
+
+$(BUILD)/bench/proctime: bench/proctime.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -O2 -o $@ $<
+
+$(BUILD)/bench/benchclock.so: bench/benchclock.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -O2 -fPIC -shared \
+	  $(PKG_CFLAGS) -o $@ $<
+
+$(PEER_PKG):
+	@mkdir -p bench/.peer
+	echo '{"private": true}' > bench/.peer/package.json
+	npm install --prefix bench/.peer --no-audit --no-fund \
+	  aws-local-stepfunctions@3
 
 install: all
 	install -d $(BINDIR) $(LUA_CDIR)

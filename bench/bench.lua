@@ -1,0 +1,370 @@
+-- bench.lua - `make bench`: moonstep against its peer, aws-local-stepfunctions
+-- (npm, v3), side by side on the same definitions with equivalent handlers.
+--
+-- Each workload runs RUNS times as a pair of processes, ours then the peer's
+-- (the order alternates run by run): bench/ours.lua (require "moonstep") and
+-- bench/peer.mjs (node), each under build/bench/proctime, which gives the
+-- whole process's wall time and peak RSS; the runners print their own
+-- in-process time around the run. The outputs of every pair must be equal.
+-- A ratio is the median of the per-pair ratios (peer time / our time), so a
+-- noisy moment hurts one pair, not the result. The table is printed and
+-- saved under bench/results/ with a description of the machine.
+--
+-- Run it from the repository's top level (make bench does). Environment:
+--   BENCH_RUNS=5          pairs per workload
+--   BENCH_LOOP=50000      loop iterations (2n+3 transitions)
+--   BENCH_TASKS=10000     Task invocations
+--   BENCH_MAP=10000       Map items
+--   BENCH_ONLY=loop,map   run only these workloads (names in the table)
+--   MOONSTEP_BUILD=build  where moonstep.so, moonstep and bench/ are
+--   NODE=node             the Node.js binary for the peer
+-- A run with other settings than the defaults is saved as ...-quick.txt.
+
+local BUILD = os.getenv("MOONSTEP_BUILD") or "build"
+local NODE = os.getenv("NODE") or "node"
+local LUA = os.getenv("LUA") or "lua5.4"
+
+local DEFAULTS = { runs = 5, loop = 50000, tasks = 10000, map = 10000 }
+
+local function env_int(name, default)
+  local v = os.getenv(name)
+  if not v or v == "" then return default end
+  local n = math.tointeger(tonumber(v))
+  if not n or n < 1 then error(name .. ": a positive integer, not " .. v) end
+  return n
+end
+
+local cfg = {
+  runs = env_int("BENCH_RUNS", DEFAULTS.runs),
+  loop = env_int("BENCH_LOOP", DEFAULTS.loop),
+  tasks = env_int("BENCH_TASKS", DEFAULTS.tasks),
+  map = env_int("BENCH_MAP", DEFAULTS.map),
+}
+
+local only
+if (os.getenv("BENCH_ONLY") or "") ~= "" then
+  only = {}
+  for w in os.getenv("BENCH_ONLY"):gmatch("[^,%s]+") do only[w] = true end
+end
+local quick = only ~= nil or cfg.runs ~= DEFAULTS.runs
+  or cfg.loop ~= DEFAULTS.loop or cfg.tasks ~= DEFAULTS.tasks
+  or cfg.map ~= DEFAULTS.map
+
+-- ---- processes ---------------------------------------------------------
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function shell(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local ok, how, code = p:close()
+  return out, ok, how, code
+end
+
+local function first_line(cmd)
+  local out = shell(cmd .. " 2>/dev/null")
+  return (out:match("^[^\n]*") or ""):gsub("%s+$", "")
+end
+
+local PROCTIME = BUILD .. "/bench/proctime"
+
+-- Run argv under proctime. Returns {inproc=, wall=, rss_kb=, output=};
+-- raises with the process's stderr when it fails.
+local function measure(argv)
+  local parts = { quote(PROCTIME) }
+  for _, a in ipairs(argv) do parts[#parts + 1] = quote(a) end
+  local errf = os.tmpname()
+  local cmd = table.concat(parts, " ") .. " 2>" .. quote(errf)
+  local out, ok = shell(cmd)
+  local ef = io.open(errf)
+  local err = ef and ef:read("a") or ""
+  if ef then ef:close() end
+  os.remove(errf)
+  local wall, rss = out:match("@proctime (%S+) (%S+)")
+  if not ok or not wall then
+    error(table.concat(argv, " ") .. " failed:\n" .. err .. out:sub(1, 2000),
+          0)
+  end
+  local r = { wall = tonumber(wall), rss_kb = tonumber(rss) }
+  r.inproc = tonumber(out:match("@seconds (%S+)"))
+  -- The output: every line that is not one of the two measurement lines.
+  local lines = {}
+  for line in out:gmatch("[^\n]+") do
+    if not line:match("^@seconds ") and not line:match("^@proctime ") then
+      lines[#lines + 1] = line
+    end
+  end
+  r.output = table.concat(lines, "\n")
+  return r
+end
+
+-- ---- statistics and formatting ---------------------------------------
+
+local function median(xs)
+  local s = {}
+  for i, x in ipairs(xs) do s[i] = x end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return nil end
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+local function thousands(n)
+  local s = string.format("%d", math.floor(n + 0.5))
+  local out = s:reverse():gsub("(%d%d%d)", "%1,"):reverse()
+  return (out:gsub("^,", ""))
+end
+
+local function rate(units, seconds)
+  return thousands(units / seconds) .. "/s"
+end
+
+local function ms(seconds)
+  if seconds < 0.1 then return string.format("%.1f ms", seconds * 1000) end
+  return string.format("%.0f ms", seconds * 1000)
+end
+
+local function times(x)
+  if x >= 100 then return string.format("%.0fx", x) end
+  return string.format("%.1fx", x)
+end
+
+local function mb(kb) return string.format("%.1f", kb / 1024) end
+
+-- ---- the workloads -----------------------------------------------------
+
+local function ours_inproc(name, size)
+  return { LUA, "bench/ours.lua", name, tostring(size) }
+end
+
+local function peer(name, size)
+  return { NODE, "bench/peer.mjs", name, tostring(size) }
+end
+
+-- Each row: name, what one unit of work is and how many, the two command
+-- lines, whether the figure is a rate (in-process) or a process's wall
+-- time (startup), and the issue's target ratio.
+local WORKLOADS = {
+  { name = "loop", units = 2 * cfg.loop + 3, unit = "transitions",
+    ours = ours_inproc("loop", cfg.loop), peer = peer("loop", cfg.loop),
+    target = 20 },
+  { name = "tasks", units = cfg.tasks, unit = "invocations",
+    ours = ours_inproc("tasks", cfg.tasks), peer = peer("tasks", cfg.tasks),
+    target = 10 },
+  { name = "map-c0", units = cfg.map, unit = "items",
+    ours = ours_inproc("map0", cfg.map), peer = peer("map0", cfg.map),
+    target = 10, note = "MaxConcurrency 0" },
+  { name = "map-c1", units = cfg.map, unit = "items",
+    ours = ours_inproc("map1", cfg.map), peer = peer("map1", cfg.map),
+    target = 10, note = "MaxConcurrency 1" },
+  { name = "startup", units = 1, unit = "process", whole = true,
+    ours = { BUILD .. "/moonstep", "run", "bench/workloads/startup.asl.json",
+             "--input", "{}", "--express" },
+    peer = peer("startup", 0), target = 50, rss_target_mb = 10 },
+}
+
+-- Waiting for other issues: printed as "not yet" rows.
+local NOT_YET = {
+  { name = "durable", why = "STANDARD with SQLite history (store issue)" },
+  { name = "csv-ingest", why = "vs sqlite3 .import (csv issue)" },
+  { name = "tables", why = "vs sqlite3 batch write (tables issue)" },
+}
+
+-- ---- the machine -------------------------------------------------------
+
+local function read_file(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function describe_machine()
+  local cpuinfo = read_file("/proc/cpuinfo") or ""
+  local meminfo = read_file("/proc/meminfo") or ""
+  local mem_kb = tonumber(meminfo:match("MemTotal:%s*(%d+)")) or 0
+  local peer_pkg = read_file(
+    "bench/.peer/node_modules/aws-local-stepfunctions/package.json") or ""
+  local dirty = first_line("git status --porcelain -- engine | head -1")
+  local load = (read_file("/proc/loadavg") or ""):match("^(%S+ %S+ %S+)")
+  return {
+    { "date", os.date("%Y-%m-%d %H:%M:%S %z") },
+    { "host", first_line("uname -n") },
+    { "cpu", (cpuinfo:match("model name%s*:%s*([^\n]+)") or "?")
+             .. ", nproc " .. first_line("nproc") },
+    { "memory", string.format("%.1f GB", mem_kb / 1024 / 1024) },
+    { "kernel", first_line("uname -sr") },
+    { "load", (load or "?") .. " (1/5/15 min, at start)" },
+    { "moonstep", first_line("git rev-parse --short HEAD")
+                  .. (dirty ~= "" and " + uncommitted engine changes" or "")
+                  .. ", " .. first_line("${CC:-gcc} --version") },
+    { "lua", first_line(LUA .. " -v") },
+    { "peer", "aws-local-stepfunctions "
+              .. (peer_pkg:match('"version"%s*:%s*"([^"]+)"') or "?")
+              .. " on node " .. first_line(NODE .. " --version") },
+    { "config", string.format(
+        "BENCH_RUNS=%d BENCH_LOOP=%d BENCH_TASKS=%d BENCH_MAP=%d",
+        cfg.runs, cfg.loop, cfg.tasks, cfg.map) },
+  }
+end
+
+-- ---- main --------------------------------------------------------------
+
+local function check_setup()
+  local need = {
+    { BUILD .. "/moonstep.so", "make" },
+    { BUILD .. "/moonstep", "make" },
+    { PROCTIME, "make bench" },
+    { BUILD .. "/bench/benchclock.so", "make bench" },
+    { "bench/.peer/node_modules/aws-local-stepfunctions/package.json",
+      "make bench (it installs the peer with npm)" },
+  }
+  for _, n in ipairs(need) do
+    if not io.open(n[1]) then
+      io.stderr:write("bench: ", n[1], " is missing; run ", n[2], "\n")
+      os.exit(2)
+    end
+  end
+end
+
+-- Run a workload's pairs; returns its row of figures.
+local function run_workload(w)
+  local o, p = {}, {}
+  for r = 1, cfg.runs do
+    local a, b
+    if r % 2 == 1 then
+      a = measure(w.ours)
+      b = measure(w.peer)
+    else
+      b = measure(w.peer)
+      a = measure(w.ours)
+    end
+    if a.output ~= b.output then
+      error(string.format(
+        "%s: the outputs differ (run %d)\n  moonstep: %s\n  peer:     %s",
+        w.name, r, a.output:sub(1, 300), b.output:sub(1, 300)), 0)
+    end
+    o[r], p[r] = a, b
+    io.stderr:write(string.format("  %-8s run %d/%d  moonstep %s  peer %s\n",
+      w.name, r, cfg.runs,
+      ms(w.whole and a.wall or a.inproc), ms(w.whole and b.wall or b.inproc)))
+  end
+  local function col(t, k)
+    local xs = {}
+    for i, x in ipairs(t) do xs[i] = x[k] end
+    return xs
+  end
+  local key = w.whole and "wall" or "inproc"
+  local ratios, wall_ratios = {}, {}
+  for i = 1, cfg.runs do
+    ratios[i] = p[i][key] / o[i][key]
+    wall_ratios[i] = p[i].wall / o[i].wall
+  end
+  return {
+    ours_t = median(col(o, key)), peer_t = median(col(p, key)),
+    ratio = median(ratios), wall_ratio = median(wall_ratios),
+    ours_rss = median(col(o, "rss_kb")), peer_rss = median(col(p, "rss_kb")),
+  }
+end
+
+local function verdict(w, f)
+  local ok = f.ratio >= w.target
+  local s = ">=" .. w.target .. "x"
+  if w.rss_target_mb then
+    ok = ok and f.ours_rss / 1024 < w.rss_target_mb
+    s = s .. ", <" .. w.rss_target_mb .. " MB"
+  end
+  return s .. (ok and " met" or " MISSED")
+end
+
+local function main()
+  check_setup()
+  local machine = describe_machine()
+  io.stderr:write(string.format("bench: %d runs per workload\n", cfg.runs))
+
+  local header = { "workload", "work", "moonstep", "peer", "ratio",
+                   "whole-process", "peak MB ours/peer", "target" }
+  local rows = {}
+  for _, w in ipairs(WORKLOADS) do
+    if not only or only[w.name] then
+      local f = run_workload(w)
+      local ours, theirs
+      if w.whole then
+        ours, theirs = ms(f.ours_t), ms(f.peer_t)
+      else
+        ours, theirs = rate(w.units, f.ours_t), rate(w.units, f.peer_t)
+      end
+      rows[#rows + 1] = {
+        w.name, thousands(w.units) .. " " .. w.unit, ours, theirs,
+        times(f.ratio), times(f.wall_ratio),
+        mb(f.ours_rss) .. " / " .. mb(f.peer_rss), verdict(w, f),
+      }
+    end
+  end
+  for _, n in ipairs(NOT_YET) do
+    if not only or only[n.name] then
+      rows[#rows + 1] = { n.name, "not yet", n.why, "", "", "", "", "" }
+    end
+  end
+
+  -- Column widths; the "not yet" rows' reason may overflow its column.
+  local width = {}
+  for i, h in ipairs(header) do width[i] = #h end
+  for _, r in ipairs(rows) do
+    width[1] = math.max(width[1], #r[1])
+    if r[2] ~= "not yet" then
+      for i, c in ipairs(r) do width[i] = math.max(width[i], #c) end
+    end
+  end
+  local function line(r)
+    local cells = {}
+    for i, c in ipairs(r) do
+      local fmt = (i <= 2 or i == #r) and "%-" or "%"
+      cells[i] = string.format(fmt .. width[i] .. "s", c)
+    end
+    return (table.concat(cells, "  "):gsub("%s+$", ""))
+  end
+
+  local out = {}
+  for _, m in ipairs(machine) do
+    out[#out + 1] = string.format("%-9s %s", m[1] .. ":", m[2])
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = line(header)
+  for _, r in ipairs(rows) do
+    if r[2] == "not yet" then
+      out[#out + 1] = string.format("%-" .. width[1] .. "s  not yet: %s",
+                                    r[1], r[3])
+    else
+      out[#out + 1] = line(r)
+    end
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "moonstep, peer: medians of the in-process time around the"
+    .. " run (startup: of the"
+  out[#out + 1] = "whole process). ratio: median of the per-pair ratios of"
+    .. " those; whole-process:"
+  out[#out + 1] = "the same for the processes' wall time (interpreter start,"
+    .. " module load, run)."
+  local text = table.concat(out, "\n") .. "\n"
+  io.write("\n", text)
+
+  local host = first_line("uname -n"):gsub("[^%w%-_.]", "_")
+  local path = string.format("bench/results/%s-%s%s.txt", os.date("%Y-%m-%d"),
+                             host, quick and "-quick" or "")
+  os.execute("mkdir -p bench/results")
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  io.write("saved ", path, "\n")
+end
+
+local ok, err = pcall(main)
+if not ok then
+  io.stderr:write("bench: ", tostring(err), "\n")
+  os.exit(1)
+end
