@@ -145,8 +145,11 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
                const ms_run_options_t *o) {
   ms_run_options_t def = {0};
   if (!o) o = &def;
-  exec_opts_t xo = {e->tasks, e->virtual_clock, o->express, o->name,
-                    o->machine_name, o->mock, o->mock_ud};
+  exec_opts_t xo = {
+    .tasks = e->tasks, .virtual_clock = e->virtual_clock,
+    .express = o->express, .name = o->name, .machine_name = o->machine_name,
+    .mock = o->mock, .mock_ud = o->mock_ud,
+  };
   exec_t *x = exec_new(m->m, input, &xo);
   exec_run(x);
   json_t *d = exec_describe(x);

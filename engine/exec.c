@@ -94,6 +94,8 @@ struct exec {
   json_t *ctx_machine;         /* shared "StateMachine" context member */
   int64_t time_ms;             /* the millisecond time_text spells */
   json_t *time_text;           /* cached timestamp string (hot path) */
+  void (*on_step)(void *ud, const exec_t *x);  /* after each transition */
+  void *hook_ud;
 };
 
 /* ---- clock and identity ------------------------------------------------ */
@@ -1392,8 +1394,11 @@ bool exec_step(exec_t *x) {
 }
 
 exec_status_t exec_run(exec_t *x) {
-  while (exec_step(x)) {
-  }
+  bool more;
+  do {
+    more = exec_step(x);
+    if (x->on_step) x->on_step(x->hook_ud, x);
+  } while (more);
   return x->status;
 }
 
@@ -1420,6 +1425,10 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
   if (m->timeout_seconds.present && m->timeout_seconds.value > 0)
     x->deadline = x->start + m->timeout_seconds.value;
   history_init(&x->hist, !o->express);
+  x->hist.sink = o->on_event;
+  x->hist.sink_ud = o->hook_ud;
+  x->on_step = o->on_step;
+  x->hook_ud = o->hook_ud;
   x->ctx_execution = json_object();
   json_object_set_new(x->ctx_execution, "Id", json_string(x->arn));
   json_object_set(x->ctx_execution, "Input", input);

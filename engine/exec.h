@@ -29,6 +29,12 @@ typedef struct exec_opts {
   bool (*mock)(void *ud, const char *state_name, json_t *input,
                json_t **result, fault_t *f);
   void *mock_ud;
+  /* Observers (any may be NULL), e.g. the durable store: on_event sees
+   * each history event as it is appended (STANDARD only; borrowed);
+   * on_step runs after every transition, a natural commit point. */
+  void (*on_event)(void *ud, const json_t *event);
+  void (*on_step)(void *ud, const exec_t *x);
+  void *hook_ud;
 } exec_opts_t;
 
 /* Start an execution of m (borrowed; must outlive the execution) with input

@@ -8,6 +8,8 @@
 void history_init(history_t *h, bool keep) {
   h->events = keep ? json_array() : NULL;
   h->count = 0;
+  h->sink = NULL;
+  h->sink_ud = NULL;
 }
 
 void history_free(history_t *h) {
@@ -45,5 +47,6 @@ int64_t history_add(history_t *h, const char *type, int64_t prev, double ts,
   else
     json_decref(details);
   json_array_append_new(h->events, ev);
+  if (h->sink) h->sink(h->sink_ud, ev);
   return id;
 }

@@ -13,6 +13,8 @@
 typedef struct history {
   json_t *events;   /* array of events; NULL when events are not kept */
   int64_t count;    /* events emitted so far (the last id) */
+  void (*sink)(void *ud, const json_t *event);  /* sees each kept event */
+  void *sink_ud;
 } history_t;
 
 void history_init(history_t *h, bool keep);
