@@ -153,6 +153,10 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
   exec_t *x = exec_new(m->m, input, &xo);
   exec_run(x);
   json_t *d = exec_describe(x);
+  if (o->failed_state) {
+    const char *fs = exec_failed_state(x);
+    *o->failed_state = fs ? ms_strdup(fs) : NULL;
+  }
   exec_free(x);
   return d;
 }

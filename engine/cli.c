@@ -148,10 +148,37 @@ static ms_mocks_t *load_mocks(const char *path, const char *test_case,
   return k;
 }
 
+/* Say why an execution did not succeed: its status, the state the failure
+ * came from, the Error, and the Cause. A Cause that is Lambda's error JSON
+ * (a handler's error) shows its message and Lua traceback line by line. */
+static void report_failure(const char *status, const char *state,
+                           const char *error, const char *cause) {
+  fprintf(stderr, "%s: execution %s", progname, status ? status : "?");
+  if (state) fprintf(stderr, " in state '%s'", state);
+  if (error && *error) fprintf(stderr, ": %s", error);
+  json_t *lambda = cause ? jsonx_parse(cause, strlen(cause), NULL) : NULL;
+  json_t *msg = json_object_get(lambda, "errorMessage");
+  json_t *trace = json_object_get(lambda, "stackTrace");
+  if (json_is_string(msg) && json_is_array(trace)) {
+    fprintf(stderr, ": %s\n", json_string_value(msg));
+    size_t i;
+    json_t *line;
+    json_array_foreach(trace, i, line)
+      if (json_is_string(line))
+        fprintf(stderr, "    %s\n", json_string_value(line));
+  } else {
+    if (cause) fprintf(stderr, ": %s", cause);
+    fputc('\n', stderr);
+  }
+  json_decref(lambda);
+}
+
 static int cmd_run(int argc, char **argv) {
   const char *file = NULL, *input_arg = NULL, *tasks = "tasks";
   const char *mock_config = NULL, *test_case = NULL;
   ms_run_options_t ro = {0};
+  char *failed_state = NULL;
+  ro.failed_state = &failed_state;
   bool describe = false, virtual_clock = false;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -224,11 +251,9 @@ static int cmd_run(int argc, char **argv) {
   } else {
     const char *error = json_string_value(json_object_get(d, "error"));
     const char *cause = json_string_value(json_object_get(d, "cause"));
-    fprintf(stderr, "%s: execution %s", progname, st ? st : "?");
-    if (error) fprintf(stderr, ": %s", error);
-    if (cause) fprintf(stderr, ": %s", cause);
-    fputc('\n', stderr);
+    report_failure(st, failed_state, error, cause);
   }
+  free(failed_state);
   json_decref(d);
   ms_engine_free(e);
   ms_mocks_free(mocks);

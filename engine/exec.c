@@ -95,6 +95,7 @@ struct exec {
   int64_t time_ms;             /* the millisecond time_text spells */
   json_t *time_text;           /* cached timestamp string (hot path) */
   void (*on_step)(void *ud, const exec_t *x);  /* after each transition */
+  char *failed_state;          /* where an uncaught failure came from */
   void *hook_ud;
 };
 
@@ -407,6 +408,17 @@ static void clip_cause(fault_t *e) {
   e->cause[n] = '\0';
 }
 
+/* The innermost state an uncaught failure came from, for messages: the
+ * first to fail wins as the failure travels outwards; a Catch forgets it. */
+static void note_failure(exec_t *x, const mstate_t *st) {
+  if (!x->failed_state) x->failed_state = ms_strdup(st->name);
+}
+
+static void forget_failure(exec_t *x) {
+  free(x->failed_state);
+  x->failed_state = NULL;
+}
+
 /* An engine-raised fault names the state it happened in, as AWS words it. */
 static void cause_in_state(const frame_t *f, fault_t *e) {
   clip_cause(e);
@@ -458,6 +470,7 @@ static bool output_fits(frame_t *f, json_t *out) {
   fault_set(&e, "States.DataLimitExceeded", "The state/task '%s' returned a "
             "result with a size exceeding the maximum number of bytes "
             "service limit.", f->m->states[f->cur].name);
+  note_failure(f->x, &f->m->states[f->cur]);
   frame_finish(f, NULL, &e);
   fault_clear(&e);
   return false;
@@ -590,14 +603,17 @@ static void state_fail(frame_t *f, fault_t *e) {
       /* a failure while catching ends the frame; no second catch */
       json_decref(assigned);
       cause_in_state(f, &e2);
+      note_failure(x, st);
       frame_finish(f, NULL, &e2);
       fault_clear(&e2);
       return;
     }
     commit_vars(f, assigned);
+    forget_failure(x);
     transition(f, out, ct->next, false);
     return;
   }
+  note_failure(x, st);
   frame_finish(f, NULL, e);
 }
 
@@ -895,6 +911,7 @@ static void run_fail(frame_t *f) {
   }
   e.error = error ? error : ms_strdup("");
   e.cause = cause;
+  note_failure(f->x, st);
   frame_finish(f, NULL, &e);
   fault_clear(&e);
   return;
@@ -1201,6 +1218,7 @@ static void kid_done(frame_t *f, size_t slot, json_t *output, fault_t *e) {
                   "exceeded");
       } else {
         json_array_set_new(f->results, slot, error_output(e));
+        forget_failure(f->x);
       }
     }
     if (over) {
@@ -1460,6 +1478,7 @@ void exec_free(exec_t *x) {
   json_decref(x->ctx_machine);
   json_decref(x->time_text);
   sched_free(&x->sched);
+  free(x->failed_state);
   free(x->name);
   free(x->arn);
   free(x->machine_arn);
@@ -1494,6 +1513,10 @@ json_t *exec_describe(const exec_t *x) {
       json_object_set_new(d, "cause", json_string(x->fault.cause));
   }
   return d;
+}
+
+const char *exec_failed_state(const exec_t *x) {
+  return x->status == EXEC_FAILED ? x->failed_state : NULL;
 }
 
 json_t *exec_history_peek(const exec_t *x) {

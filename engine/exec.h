@@ -52,6 +52,9 @@ exec_status_t exec_status(const exec_t *x);
 const char *exec_status_name(exec_status_t s);
 /* DescribeExecution-shaped object (new reference). */
 json_t *exec_describe(const exec_t *x);
+/* The state an uncaught failure came from (the innermost one, e.g. a
+ * state inside a Map iteration), or NULL. Borrowed. */
+const char *exec_failed_state(const exec_t *x);
 /* History events so far (borrowed array; empty for EXPRESS). */
 json_t *exec_history_peek(const exec_t *x);
 

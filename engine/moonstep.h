@@ -46,6 +46,8 @@ typedef struct ms_run_options {
   const char *name;        /* execution name; NULL: a generated uuid */
   bool express;            /* EXPRESS (default STANDARD) */
   const char *machine_name;/* state machine name for ARNs; NULL: "moonstep" */
+  char **failed_state;     /* out, when not NULL: the state an uncaught
+                              failure came from (malloc'd), or NULL */
   ms_mock_fn mock;         /* NULL: every Task runs its Resource */
   void *mock_ud;           /* passed to mock */
 } ms_run_options_t;
