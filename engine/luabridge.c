@@ -87,14 +87,30 @@ typedef struct seg {
   lua_Integer idx;  /* Lua index when key is NULL */
 } seg_t;
 
+#define SHALLOW 32  /* levels kept on the C stack before a heap copy */
+
 typedef struct conv {
   lua_State *L;
-  char *err;                            /* first error, malloc'd */
-  int depth;                            /* tables currently entered */
-  const void *open[MS_JSON_DEPTH + 1];  /* those tables, for cycles */
-  seg_t path[MS_JSON_DEPTH + 2];        /* path[0..npath) */
+  char *err;            /* first error, malloc'd */
+  int depth;            /* tables currently entered */
+  const void **open;    /* those tables, for cycles */
+  seg_t *path;          /* path[0..npath), npath <= depth */
   int npath;
+  int cap;              /* room in open and path */
+  const void *open_s[SHALLOW];  /* open and path while they fit */
+  seg_t path_s[SHALLOW];
 } conv_t;
+
+/* Room for MS_JSON_DEPTH + 2 levels, on the heap (deep values only). */
+static void conv_deepen(conv_t *c) {
+  const void **open = ms_malloc((MS_JSON_DEPTH + 2) * sizeof *open);
+  seg_t *path = ms_malloc((MS_JSON_DEPTH + 2) * sizeof *path);
+  memcpy(open, c->open, (size_t)c->depth * sizeof *open);
+  memcpy(path, c->path, (size_t)c->npath * sizeof *path);
+  c->open = open;
+  c->path = path;
+  c->cap = MS_JSON_DEPTH + 2;
+}
 
 static bool is_ident(const char *s, size_t n) {
   if (n == 0 || (s[0] >= '0' && s[0] <= '9')) return false;
@@ -258,6 +274,7 @@ static json_t *conv_table(conv_t *c, int t) {
     lua_pop(L, 2);
   }
 
+  if (c->depth + 1 >= c->cap) conv_deepen(c);  /* path may go one deeper */
   c->open[c->depth++] = self;
   json_t *r = NULL;
   if (marked) {
@@ -340,21 +357,28 @@ static json_t *conv(conv_t *c, int idx) {
 
 json_t *luabridge_to_json(lua_State *L, int idx, char **err) {
   /* open[] and path[] are only read below depth and npath: leave them
-   * unzeroed (zeroing ~49 KB per call was most of a Task's cost) */
-  conv_t *c = ms_malloc(sizeof *c);
-  c->L = L;
-  c->err = NULL;
-  c->depth = 0;
-  c->npath = 0;
+   * unzeroed; they start on the stack and move to the heap past SHALLOW
+   * levels */
+  conv_t c;
+  c.L = L;
+  c.err = NULL;
+  c.depth = 0;
+  c.npath = 0;
+  c.open = c.open_s;
+  c.path = c.path_s;
+  c.cap = SHALLOW;
   json_t *r = NULL;
   if (!lua_checkstack(L, 4))
-    fail(c, "value", "cannot be converted: Lua stack exhausted");
+    fail(&c, "value", "cannot be converted: Lua stack exhausted");
   else
-    r = conv(c, lua_absindex(L, idx));
+    r = conv(&c, lua_absindex(L, idx));
   if (!r) {
-    if (err) *err = c->err;
-    else free(c->err);
+    if (err) *err = c.err;
+    else free(c.err);
   }
-  free(c);
+  if (c.open != c.open_s) {
+    free(c.open);
+    free(c.path);
+  }
   return r;
 }

@@ -7,7 +7,13 @@
  * The deadline is checked from a count hook every HOOK_COUNT VM
  * instructions; when it has passed the hook raises a private sentinel
  * (a light userdata) and keeps raising it, on every function call too,
- * until the call returns, so a handler's pcall cannot swallow it. C code
+ * until the call returns, so a handler's pcall cannot swallow it.
+ *
+ * File checks are throttled: a cached module's file is stat'ed (mtime and
+ * size) at its first use after luahost_recheck (task.c asks at each new
+ * execution) and then at most every LUAHOST_CHECK_S seconds, so a hot
+ * handler costs no system call per invocation while an edited file is
+ * still picked up by the next execution, or within 0.1 s in a long one. C code
  * that blocks (a sleep in a C library) is not interrupted. The memory limit
  * works the same way once Lua's own retry after an emergency collection
  * has failed: the call is marked out of memory and the hook stops it.
@@ -40,6 +46,8 @@ typedef struct mod {
   struct timespec mtime;   /* file's mtime when loaded */
   long long size;          /* file's size when loaded */
   int ref;                 /* registry ref of the module table */
+  double checked;          /* luahost_now() of the last file check */
+  unsigned epoch;          /* host epoch of that check */
 } mod_t;
 
 enum { RUN, STOP_TIMEOUT, STOP_OOM };  /* why the current call must stop */
@@ -66,6 +74,8 @@ struct luahost {
   int msgh_ref;        /* registry ref of the message handler closure */
   mod_t *mods;
   size_t nmods, cap;
+  size_t last;         /* the module last asked for */
+  unsigned epoch;      /* bumped by luahost_recheck */
 };
 
 static char timeout_key;  /* its address is the timeout sentinel */
@@ -294,6 +304,13 @@ void luahost_set_memory_limit(luahost_t *h, size_t bytes) {
 size_t luahost_memory(const luahost_t *h) { return h->used; }
 
 void luahost_set_env(luahost_t *h) {
+  lua_State *L = h->L;
+  if (h->env_ref != LUA_NOREF && lua_type(L, -1) == LUA_TTABLE) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->env_ref);
+    bool same = lua_rawequal(L, -1, -2);
+    lua_pop(L, same ? 2 : 1);
+    if (same) return;  /* the table in force already */
+  }
   luaL_unref(h->L, LUA_REGISTRYINDEX, h->env_ref);
   h->env_ref = LUA_NOREF;
   if (lua_type(h->L, -1) == LUA_TTABLE)
@@ -390,10 +407,17 @@ static char *find_file(const luahost_t *h, const char *name, struct stat *st) {
 }
 
 static mod_t *find_mod(luahost_t *h, const char *name) {
+  if (h->last < h->nmods && strcmp(h->mods[h->last].name, name) == 0)
+    return &h->mods[h->last];
   for (size_t i = 0; i < h->nmods; i++)
-    if (strcmp(h->mods[i].name, name) == 0) return &h->mods[i];
+    if (strcmp(h->mods[i].name, name) == 0) {
+      h->last = i;
+      return &h->mods[i];
+    }
   return NULL;
 }
+
+void luahost_recheck(luahost_t *h) { h->epoch++; }
 
 static void drop_mod(luahost_t *h, mod_t *m) {
   luaL_unref(h->L, LUA_REGISTRYINDEX, m->ref);
@@ -475,13 +499,18 @@ static int load(luahost_t *h, const char *name, const char *path,
 }
 
 int luahost_module(luahost_t *h, const char *name, char **msg) {
+  mod_t *m = find_mod(h, name);
+  double now = luahost_now();
+  if (m && m->epoch == h->epoch && now - m->checked < LUAHOST_CHECK_S) {
+    lua_rawgeti(h->L, LUA_REGISTRYINDEX, m->ref);  /* checked lately */
+    return LUAHOST_OK;
+  }
   if (!name_ok(name)) {
     *msg = ms_asprintf("invalid module name '%s'", name);
     return LUAHOST_BAD_NAME;
   }
   struct stat st;
   char *path = find_file(h, name, &st);
-  mod_t *m = find_mod(h, name);
   if (!path) {
     if (m) drop_mod(h, m);
     *msg = ms_asprintf("no file %s/%s.lua", h->dir, name);
@@ -489,6 +518,8 @@ int luahost_module(luahost_t *h, const char *name, char **msg) {
   }
   if (m && same_file(m, path, &st)) {
     free(path);
+    m->checked = now;
+    m->epoch = h->epoch;
     lua_rawgeti(h->L, LUA_REGISTRYINDEX, m->ref);
     return LUAHOST_OK;
   }
@@ -507,6 +538,8 @@ int luahost_module(luahost_t *h, const char *name, char **msg) {
   m->path = path;
   m->mtime = st.st_mtim;
   m->size = (long long)st.st_size;
+  m->checked = now;
+  m->epoch = h->epoch;
   lua_pushvalue(h->L, -1);
   m->ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
   return LUAHOST_OK;
@@ -541,6 +574,12 @@ static int field_p(lua_State *L) {
 }
 
 void luahost_field(luahost_t *h, const char *fname) {
+  lua_State *L = h->L;
+  if (lua_type(L, -1) == LUA_TTABLE && !lua_getmetatable(L, -1)) {
+    lua_getfield(L, -1, fname);  /* no metatable: nothing can raise */
+    return;
+  }
+  if (lua_type(L, -1) == LUA_TTABLE) lua_pop(L, 1);  /* the metatable */
   if (luahost_protect(h, field_p, (void *)fname, -1) != LUA_OK)
     lua_pushnil(h->L);
 }

@@ -4,7 +4,9 @@
  * package.path that reaches the tasks folder and the repo's lua/ folder,
  * a cache of handler modules (each file loaded once, "warm", into its own
  * environment table so one handler's globals never leak into another's,
- * reloaded when the file's mtime or size changes), protected calls with a
+ * reloaded when the file's mtime or size changes: a file is looked at on
+ * its module's first use after luahost_recheck, then at most every
+ * LUAHOST_CHECK_S seconds), protected calls with a
  * traceback, a deadline enforced by a count hook, a memory limit enforced
  * by a counting allocator, the environment os.getenv sees and the sink
  * print writes to. It knows nothing of JSON or ASL; task.c maps results and
@@ -16,6 +18,10 @@
 #include <lua.h>
 
 typedef struct luahost luahost_t;
+
+/* Seconds a module file's check (a stat for its mtime and size) is
+ * trusted before luahost_module looks at the file again. */
+#define LUAHOST_CHECK_S 0.1
 
 /* Outcome of luahost_module / luahost_call. */
 enum {
@@ -44,10 +50,16 @@ const char *luahost_dir(const luahost_t *h);
  * TASKS_DIR/util/text.lua) and return LUAHOST_OK. The file's main chunk
  * runs once with _ENV = a fresh table whose __index is _G; the module is
  * what the chunk returns if that is a table, else that environment table
- * (so a file may just define a global `handler`). A stat per call detects
- * a changed file. On failure pushes nothing and sets *msg (malloc'd). The
- * chunk runs under the current deadline. */
+ * (so a file may just define a global `handler`). A changed file (mtime
+ * or size) is loaded again; the file is checked at the module's first use
+ * after luahost_recheck, then at most every LUAHOST_CHECK_S seconds. On
+ * failure pushes nothing and sets *msg (malloc'd). The chunk runs under the
+ * current deadline. */
 int luahost_module(luahost_t *h, const char *name, char **msg);
+
+/* Make the next use of each cached module check its file (task.c calls it
+ * when a new execution starts calling handlers). */
+void luahost_recheck(luahost_t *h);
 
 /* Field fname of the module at the top of the stack, pushed. For a module
  * that is its environment table the lookup is raw (no fallback to _G).

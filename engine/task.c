@@ -57,6 +57,13 @@
  *    LogType Tail -> LogResult (base64 of a START/END/REPORT log).
  *  - A result over MS_PAYLOAD_MAX -> States.DataLimitExceeded naming the
  *    resource ('lambda' for lambda:invoke, as AWS does).
+ *  - Speed: a Resource is resolved and its tasks/NAME.json read once, then
+ *    cached with the Lua tables its calls reuse (os.getenv's table, the
+ *    context table: each call sets only the fields that change). Files are
+ *    checked (a stat: mtime and size) at a function's first call in each
+ *    execution and then at most every CHECK_S (0.1) seconds, for the
+ *    handler's .lua (luahost.c) and its .json alike: a changed file is used
+ *    from the next execution on, or within 0.1 s in a running one.
  *  - Request ids are UUID-shaped, derived from $$.Execution.Id and a per-host
  *    counter, so a run is reproducible; dates come from $$.State.EnteredTime
  *    when given. Region/account default to those of $$.Execution.Id, else
@@ -68,6 +75,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <lauxlib.h>
@@ -87,13 +95,12 @@
 #define INVOKE_ARN      "arn:aws:states:::lambda:invoke"
 #define TOKEN_SUFFIX    ".waitForTaskToken"
 
-struct task_host {
-  luahost_t *lh;
-  uint64_t ncalls;     /* feeds request ids */
-  double fn_deadline;  /* the running function's own deadline; 0 = none */
-};
+#define CHECK_S         LUAHOST_CHECK_S  /* seconds a check is trusted */
+#define CACHE_MAX       64      /* functions kept resolved per host */
+#define KEY_MAX         1024    /* longest cache key */
 
-/* A resolved function: where to find it and how Lambda would name it. */
+/* A resolved function: where to find it and how Lambda would name it,
+ * its configuration and the Lua tables its calls reuse. */
 typedef struct fn {
   char *module;       /* module name under the tasks folder */
   const char *field;  /* function in the module */
@@ -101,26 +108,67 @@ typedef struct fn {
   char *arn;          /* invoked ARN (with ":QUALIFIER" if any) */
   char *qualifier;    /* NULL: $LATEST */
   /* from tasks/NAME.json, or the defaults (fn_configure) */
-  char *field_own;    /* field named by "handler" (field points here) */
+  char *field_own;    /* field named by "handler" or lua:M.F (field) */
   int timeout;        /* seconds; 0 = none */
   int memory;         /* MB */
   json_t *env;        /* "environment" object, or NULL */
+  char *cfg_path;     /* TASKS_DIR/NAME.json */
+  bool cfg_there;     /* ... existed when it was read */
+  struct timespec cfg_mtime;  /* ... and its mtime and size then */
+  long long cfg_size;
+  /* Lua registry refs, 0 = not built yet (luaL_ref never returns 0) */
+  int env_ref;        /* os.getenv's table (push_env) */
+  char env_region[32];  /* the region it holds */
+  int ctx_ref;        /* the context table (push_context) */
+  uint64_t ctx_epoch; /* host epoch its execution fields are from */
 } fn_t;
+
+/* The cache of resolved functions: Resource string (or lambda:invoke's
+ * FunctionName, Qualifier, region and account) -> fn_t. */
+typedef struct fent {
+  char *key;
+  fn_t fn;
+  double checked;   /* luahost_now() of the last config file check */
+  uint64_t epoch;   /* host epoch of that check */
+  uint64_t used;    /* host call count at the last use */
+} fent_t;
+
+struct task_host {
+  luahost_t *lh;
+  uint64_t ncalls;     /* feeds request ids */
+  double fn_deadline;  /* the running function's own deadline; 0 = none */
+  /* the execution of the last call (call_init) and what derives from it */
+  uint64_t epoch;      /* bumped when the execution changes */
+  char *eid, *start;   /* its $$.Execution.Id and StartTime */
+  uint64_t eid_hash;
+  char region[32], account[32];
+  char tm_key[20];     /* last parsed timestamp's 19 leading bytes */
+  time_t tm_when;      /* ... as seconds */
+  time_t date_when;    /* last date formatted for a log stream */
+  char date[32];       /* ... as "YYYY/MM/DD" */
+  fent_t *cache;
+  size_t ncache, last; /* entries, the last one hit */
+};
 
 typedef struct call {  /* one invocation's derived values */
   char reqid[40];
   time_t when;
   char region[32], account[32];
   char stream[96];     /* log stream name */
+  json_t *state;       /* $$.State, borrowed, or NULL */
 } call_t;
 
-static void fn_free(fn_t *fn) {
+static void fn_free(task_host_t *h, fn_t *fn) {
   free(fn->module);
   free(fn->name);
   free(fn->arn);
   free(fn->qualifier);
   free(fn->field_own);
+  free(fn->cfg_path);
   json_decref(fn->env);
+  lua_State *L = luahost_state(h->lh);
+  if (fn->env_ref) luaL_unref(L, LUA_REGISTRYINDEX, fn->env_ref);
+  if (fn->ctx_ref) luaL_unref(L, LUA_REGISTRYINDEX, fn->ctx_ref);
 }
 
 /* ---- resource table ---------------------------------------------------- */
@@ -169,14 +217,26 @@ task_host_t *task_host_new(const char *tasks_dir, char **err) {
   return h;
 }
 
+static void cache_drop(task_host_t *h, size_t i) {
+  free(h->cache[i].key);
+  fn_free(h, &h->cache[i].fn);
+  h->cache[i] = h->cache[--h->ncache];
+  h->last = 0;
+}
+
 void task_host_free(task_host_t *h) {
   if (!h) return;
+  while (h->ncache) cache_drop(h, h->ncache - 1);
+  free(h->cache);
+  free(h->eid);
+  free(h->start);
   luahost_free(h->lh);
   free(h);
 }
 
 void task_host_reload(task_host_t *h, const char *module) {
   luahost_forget(h->lh, module);
+  while (h->ncache) cache_drop(h, h->ncache - 1);  /* configs: read again */
 }
 
 /* ---- derived values: request id, time, region ------------------------ */
@@ -210,6 +270,23 @@ static time_t parse_time(const char *s) {
   return timegm(&tm);
 }
 
+/* parse_time, remembering the last answer: a timestamp of the canonical
+ * shape "DDDD-DD-DDTDD:DD:DD..." parses to what its first 19 bytes say,
+ * and in a run they repeat for a second at a time. */
+static time_t parse_time_cached(task_host_t *h, const char *s) {
+  static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+  if (!s) return (time_t)-1;
+  for (int i = 0; i < 19; i++) {
+    bool digit = s[i] >= '0' && s[i] <= '9';
+    if (shape[i] == 'd' ? !digit : s[i] != shape[i]) return parse_time(s);
+  }
+  if (memcmp(s, h->tm_key, 19) != 0) {
+    h->tm_when = parse_time(s);
+    memcpy(h->tm_key, s, 19);
+  }
+  return h->tm_when;
+}
+
 /* Copy the n-th ':'-separated field of s (n from 0) into out. */
 static bool arn_field(const char *s, int n, char *out, size_t cap) {
   for (; n > 0 && s; n--) {
@@ -224,32 +301,77 @@ static bool arn_field(const char *s, int n, char *out, size_t cap) {
   return true;
 }
 
+static char *hex(char *p, uint64_t v, int digits) {
+  static const char tab[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; i--, v >>= 4) p[i] = tab[v & 15];
+  return p + digits;
+}
+
+/* Note the call's execution ($$.Execution.Id and StartTime): when it is
+ * not the last call's, bump the epoch (files are checked again at the
+ * first call of each execution) and derive its hash, region and account. */
+static void exec_seen(task_host_t *h, const json_t *ctx) {
+  const json_t *x = json_object_get(ctx, "Execution");
+  const char *eid = json_string_value(json_object_get(x, "Id"));
+  const char *start = json_string_value(json_object_get(x, "StartTime"));
+  if (eid && start && h->eid && !strcmp(eid, h->eid) &&
+      !strcmp(start, h->start))
+    return;
+  h->epoch++;
+  luahost_recheck(h->lh);
+  free(h->eid);
+  free(h->start);
+  h->eid = eid && start ? ms_strdup(eid) : NULL;  /* NULL: never the same */
+  h->start = eid && start ? ms_strdup(start) : NULL;
+  h->eid_hash = hash(eid);
+  if (!eid || !arn_field(eid, 3, h->region, sizeof h->region) ||
+      !arn_field(eid, 4, h->account, sizeof h->account)) {
+    snprintf(h->region, sizeof h->region, "%s", DEFAULT_REGION);
+    snprintf(h->account, sizeof h->account, "%s", DEFAULT_ACCOUNT);
+  }
+}
+
 static void call_init(task_host_t *h, const task_call_t *c, call_t *k) {
-  const char *eid = ctx_str(c->context, "Execution", "Id");
-  uint64_t x = hash(eid) ^ (++h->ncalls * 0x2545f4914f6cdd1dULL);
+  exec_seen(h, c->context);
+  uint64_t x = h->eid_hash ^ (++h->ncalls * 0x2545f4914f6cdd1dULL);
   uint64_t a = mix(&x), b = mix(&x);
-  snprintf(k->reqid, sizeof k->reqid,
-           "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
-           (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
-           (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
-           (unsigned long long)(b & 0xffffffffffffULL));
-  k->when = parse_time(ctx_str(c->context, "State", "EnteredTime"));
+  /* "%08x-%04x-4%03x-%04x-%012llx" */
+  char *p = k->reqid;
+  p = hex(p, a >> 32, 8);
+  *p++ = '-';
+  p = hex(p, a >> 16, 4);
+  *p++ = '-';
+  *p++ = '4';
+  p = hex(p, a, 3);
+  *p++ = '-';
+  p = hex(p, 0x8000 | ((b >> 48) & 0x3fff), 4);
+  *p++ = '-';
+  p = hex(p, b, 12);
+  *p = '\0';
+  k->state = json_object_get(c->context, "State");
+  k->when = parse_time_cached(
+      h, json_string_value(json_object_get(k->state, "EnteredTime")));
   if (k->when == (time_t)-1)
     k->when = parse_time(ctx_str(c->context, "Execution", "StartTime"));
   if (k->when == (time_t)-1) k->when = time(NULL);
-  if (!eid || !arn_field(eid, 3, k->region, sizeof k->region) ||
-      !arn_field(eid, 4, k->account, sizeof k->account)) {
-    snprintf(k->region, sizeof k->region, "%s", DEFAULT_REGION);
-    snprintf(k->account, sizeof k->account, "%s", DEFAULT_ACCOUNT);
+  memcpy(k->region, h->region, sizeof k->region);
+  memcpy(k->account, h->account, sizeof k->account);
+  if (k->when != h->date_when || !h->date[0]) {
+    struct tm tm;
+    gmtime_r(&k->when, &tm);
+    snprintf(h->date, sizeof h->date, "%04d/%02d/%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday);
+    h->date_when = k->when;
   }
-  struct tm tm;
-  gmtime_r(&k->when, &tm);
+  /* "DATE/[$LATEST]%016llx%016llx" */
   uint64_t y = hash(k->reqid);
   uint64_t s1 = mix(&y), s2 = mix(&y);
-  snprintf(k->stream, sizeof k->stream,
-           "%04d/%02d/%02d/[$LATEST]%016llx%016llx", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, (unsigned long long)s1,
-           (unsigned long long)s2);
+  size_t n = strlen(h->date);
+  memcpy(k->stream, h->date, n);
+  memcpy(k->stream + n, "/[$LATEST]", 10);
+  p = hex(k->stream + n + 10, s1, 16);
+  p = hex(p, s2, 16);
+  *p = '\0';
 }
 
 /* ---- function names ---------------------------------------------------- */
@@ -377,12 +499,17 @@ static bool fn_configure(task_host_t *h, fn_t *fn, const char *cfgname,
   fn->timeout = lambda ? TIMEOUT_S_MAX : 0;
   fn->memory = MEMORY_MB;
   char *path = ms_asprintf("%s/%s.json", luahost_dir(h->lh), cfgname);
+  struct stat st;  /* before reading: a later change is seen by cfg_same */
+  fn->cfg_there = stat(path, &st) == 0;
+  if (fn->cfg_there) {
+    fn->cfg_mtime = st.st_mtim;
+    fn->cfg_size = (long long)st.st_size;
+  }
+  free(fn->cfg_path);
+  fn->cfg_path = path;
   size_t len = 0;
   char *text = slurp(path, &len);
-  if (!text) {
-    free(path);
-    return true;
-  }
+  if (!text) return true;
   if (lambda) fn->timeout = TIMEOUT_S;
   char *err = NULL;
   json_t *doc = len > CONFIG_MAX ? NULL : jsonx_parse(text, len, &err);
@@ -468,8 +595,17 @@ static bool fn_configure(task_host_t *h, fn_t *fn, const char *cfgname,
 done:
   json_decref(doc);
   free(err);
-  free(path);
   return ok;
+}
+
+/* Whether fn's config file is still as fn_configure found it. */
+static bool cfg_same(const fn_t *fn) {
+  struct stat st;
+  bool there = stat(fn->cfg_path, &st) == 0;
+  if (there != fn->cfg_there) return false;
+  return !there || (st.st_mtim.tv_sec == fn->cfg_mtime.tv_sec &&
+                    st.st_mtim.tv_nsec == fn->cfg_mtime.tv_nsec &&
+                    (long long)st.st_size == fn->cfg_size);
 }
 
 /* ---- Lambda's error JSON ---------------------------------------------- */
@@ -601,31 +737,54 @@ static void set_str(lua_State *L, const char *key, const char *v) {
   lua_setfield(L, -2, key);
 }
 
-static void push_context(task_host_t *h, const task_call_t *c,
-                         const fn_t *fn, const call_t *k) {
+static void set_opt(lua_State *L, const char *key, const char *v) {
+  if (v) lua_pushstring(L, v);
+  else lua_pushnil(L);
+  lua_setfield(L, -2, key);
+}
+
+/* Push fn's context table. It is the function's own, made at its first
+ * call and reused: each call sets the fields that change (request id, log
+ * stream, execution, state, retry count); the others (names, memory, the
+ * two functions) were set when it was made, so a handler should not write
+ * to it. */
+static void push_context(task_host_t *h, const task_call_t *c, fn_t *fn,
+                         const call_t *k) {
   lua_State *L = luahost_state(h->lh);
-  lua_createtable(L, 0, 14);
-  set_str(L, "function_name", fn->name);
-  set_str(L, "function_version", "$LATEST");
-  set_str(L, "invoked_function_arn", fn->arn);
-  lua_pushinteger(L, fn->memory);
-  lua_setfield(L, -2, "memory_limit_in_mb");
+  if (fn->ctx_ref) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fn->ctx_ref);
+  } else {
+    lua_createtable(L, 0, 14);
+    set_str(L, "function_name", fn->name);
+    set_str(L, "function_version", "$LATEST");
+    set_str(L, "invoked_function_arn", fn->arn);
+    lua_pushinteger(L, fn->memory);
+    lua_setfield(L, -2, "memory_limit_in_mb");
+    char *group = ms_asprintf("/aws/lambda/%s", fn->name);
+    set_str(L, "log_group_name", group);
+    free(group);
+    lua_pushlightuserdata(L, h);
+    lua_pushcclosure(L, remaining_ms, 1);
+    lua_setfield(L, -2, "get_remaining_time_in_millis");
+    luahost_push_log(h->lh);
+    lua_setfield(L, -2, "log");
+    lua_pushvalue(L, -1);
+    fn->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    fn->ctx_epoch = 0;  /* no execution's: the epoch starts at 1 */
+  }
   set_str(L, "aws_request_id", k->reqid);
-  char *group = ms_asprintf("/aws/lambda/%s", fn->name);
-  set_str(L, "log_group_name", group);
-  free(group);
-  set_str(L, "log_stream_name", k->stream);
-  lua_pushlightuserdata(L, h);
-  lua_pushcclosure(L, remaining_ms, 1);
-  lua_setfield(L, -2, "get_remaining_time_in_millis");
-  luahost_push_log(h->lh);
-  lua_setfield(L, -2, "log");
-  set_str(L, "execution_id", ctx_str(c->context, "Execution", "Id"));
-  set_str(L, "execution_name", ctx_str(c->context, "Execution", "Name"));
-  const char *sn = ctx_str(c->context, "State", "Name");
-  set_str(L, "state_name", sn ? sn : c->state_name);
-  json_t *rc = json_object_get(json_object_get(c->context, "State"),
-                               "RetryCount");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, fn->env_ref);  /* made by push_env */
+  lua_getfield(L, -1, "AWS_LAMBDA_LOG_STREAM_NAME");
+  lua_setfield(L, -3, "log_stream_name");
+  lua_pop(L, 1);
+  if (fn->ctx_epoch != h->epoch) {  /* the execution changed */
+    set_opt(L, "execution_id", ctx_str(c->context, "Execution", "Id"));
+    set_opt(L, "execution_name", ctx_str(c->context, "Execution", "Name"));
+    fn->ctx_epoch = h->epoch;
+  }
+  const char *sn = json_string_value(json_object_get(k->state, "Name"));
+  set_opt(L, "state_name", sn ? sn : c->state_name);
+  json_t *rc = json_object_get(k->state, "RetryCount");
   lua_pushinteger(L, json_is_integer(rc) ? json_integer_value(rc) : 0);
   lua_setfield(L, -2, "retry_count");
 }
@@ -680,28 +839,38 @@ static void log_note(logctx_t *x, const char *fmt, ...) {
 }
 
 /* The table os.getenv looks in first: the config's environment and the
- * variables Lambda sets. */
-static void push_env(task_host_t *h, const fn_t *fn, const call_t *k) {
+ * variables Lambda sets. Made once per function (again if the region
+ * changes); each call sets only the log stream. */
+static void push_env(task_host_t *h, fn_t *fn, const call_t *k) {
   lua_State *L = luahost_state(h->lh);
-  lua_newtable(L);
-  const char *key;
-  json_t *v;
-  json_object_foreach(fn->env, key, v) set_str(L, key, json_string_value(v));
-  char mem[16], *handler = ms_asprintf("%s.%s", fn->module, fn->field);
-  char *group = ms_asprintf("/aws/lambda/%s", fn->name);
-  snprintf(mem, sizeof mem, "%d", fn->memory);
-  set_str(L, "_HANDLER", handler);
-  set_str(L, "AWS_REGION", k->region);
-  set_str(L, "AWS_DEFAULT_REGION", k->region);
-  set_str(L, "AWS_LAMBDA_FUNCTION_NAME", fn->name);
-  set_str(L, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", mem);
-  set_str(L, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
-  set_str(L, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
-  set_str(L, "AWS_LAMBDA_LOG_GROUP_NAME", group);
+  if (fn->env_ref && !strcmp(fn->env_region, k->region)) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fn->env_ref);
+  } else {
+    if (fn->env_ref) luaL_unref(L, LUA_REGISTRYINDEX, fn->env_ref);
+    lua_newtable(L);
+    const char *key;
+    json_t *v;
+    json_object_foreach(fn->env, key, v)
+      set_str(L, key, json_string_value(v));
+    char mem[16], *handler = ms_asprintf("%s.%s", fn->module, fn->field);
+    char *group = ms_asprintf("/aws/lambda/%s", fn->name);
+    snprintf(mem, sizeof mem, "%d", fn->memory);
+    set_str(L, "_HANDLER", handler);
+    set_str(L, "AWS_REGION", k->region);
+    set_str(L, "AWS_DEFAULT_REGION", k->region);
+    set_str(L, "AWS_LAMBDA_FUNCTION_NAME", fn->name);
+    set_str(L, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", mem);
+    set_str(L, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+    set_str(L, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    set_str(L, "AWS_LAMBDA_LOG_GROUP_NAME", group);
+    set_str(L, "LAMBDA_TASK_ROOT", luahost_dir(h->lh));
+    free(handler);
+    free(group);
+    memcpy(fn->env_region, k->region, sizeof fn->env_region);
+    lua_pushvalue(L, -1);
+    fn->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   set_str(L, "AWS_LAMBDA_LOG_STREAM_NAME", k->stream);
-  set_str(L, "LAMBDA_TASK_ROOT", luahost_dir(h->lh));
-  free(handler);
-  free(group);
 }
 
 /* The call was stopped (st: LUAHOST_TIMEOUT or LUAHOST_OOM): the fault,
@@ -732,7 +901,7 @@ static void stopped(task_host_t *h, int st, const fn_t *fn, const call_t *k,
 }
 
 /* Find fn, call it with event, return its result as JSON. */
-static json_t *call_fn(task_host_t *h, const task_call_t *c, const fn_t *fn,
+static json_t *call_fn(task_host_t *h, const task_call_t *c, fn_t *fn,
                        const json_t *event, const call_t *k, bool spaced,
                        fault_t *f) {
   lua_State *L = luahost_state(h->lh);
@@ -814,8 +983,8 @@ done:
   luahost_set_deadline(h->lh, 0);
   luahost_set_memory_limit(h->lh, 0);
   luahost_set_log(h->lh, NULL, NULL);
-  lua_pushnil(L);
-  luahost_set_env(h->lh);
+  /* the environment stays in force (no Lua code runs between calls): the
+   * next call of the same function finds it set */
   h->fn_deadline = 0;
   lua_settop(L, top);
   if (st == LUAHOST_OOM) lua_gc(L, LUA_GCCOLLECT);
@@ -826,7 +995,7 @@ done:
 
 /* Over-limit results fail as AWS words it; name is what AWS quotes. */
 static json_t *limit(json_t *result, const char *name, fault_t *f) {
-  if (result && jsonx_size(result) > MS_PAYLOAD_MAX) {
+  if (result && !jsonx_size_within(result, MS_PAYLOAD_MAX)) {
     json_decref(result);
     fault_set(f, "States.DataLimitExceeded",
               "The state/task '%s' returned a result with a size exceeding "
@@ -836,46 +1005,107 @@ static json_t *limit(json_t *result, const char *name, fault_t *f) {
   return result;
 }
 
+/* ---- the cache of resolved functions --------------------------------- */
+
+/* The function cached under key, or NULL. Its config file is checked at
+ * the first call of each execution and then at most every CHECK_S
+ * seconds; a changed one drops the entry (NULL). */
+static fn_t *cache_get(task_host_t *h, const char *key) {
+  size_t i = h->last;
+  if (i >= h->ncache || strcmp(h->cache[i].key, key) != 0) {
+    for (i = 0; i < h->ncache && strcmp(h->cache[i].key, key) != 0; i++)
+      ;
+    if (i == h->ncache) return NULL;
+  }
+  fent_t *e = &h->cache[i];
+  if (e->epoch != h->epoch || luahost_now() - e->checked >= CHECK_S) {
+    if (!cfg_same(&e->fn)) {
+      cache_drop(h, i);
+      return NULL;
+    }
+    e->epoch = h->epoch;
+    e->checked = luahost_now();
+  }
+  h->last = i;
+  e->used = h->ncalls;
+  return &e->fn;
+}
+
+/* Keep *fn under key (the cache takes it; *fn is emptied); returns the
+ * kept one, valid until the cache changes. Full: the least recently used
+ * entry goes. */
+static fn_t *cache_put(task_host_t *h, const char *key, fn_t *fn) {
+  if (!h->cache) h->cache = ms_calloc(CACHE_MAX, sizeof *h->cache);
+  if (h->ncache == CACHE_MAX) {
+    size_t old = 0;
+    for (size_t i = 1; i < h->ncache; i++)
+      if (h->cache[i].used < h->cache[old].used) old = i;
+    cache_drop(h, old);
+  }
+  fent_t *e = &h->cache[h->ncache];
+  e->key = ms_strdup(key);
+  e->fn = *fn;
+  memset(fn, 0, sizeof *fn);
+  e->checked = luahost_now();
+  e->epoch = h->epoch;
+  e->used = h->ncalls;
+  h->last = h->ncache++;
+  return &e->fn;
+}
+
 static json_t *run_arn(task_host_t *h, const task_call_t *c, fault_t *f) {
   call_t k;
   call_init(h, c, &k);
-  fn_t fn = {0};
-  if (!fn_resolve(&fn, c->resource, NULL, &k)) {
-    fault_runtime(f, "Invalid Lambda function ARN '%s'", c->resource);
-    return NULL;
+  fn_t *fn = cache_get(h, c->resource);
+  if (!fn) {
+    fn_t made = {0};
+    if (!fn_resolve(&made, c->resource, NULL, &k)) {
+      fault_runtime(f, "Invalid Lambda function ARN '%s'", c->resource);
+      return NULL;
+    }
+    if (!fn_configure(h, &made, made.name, true, f)) {
+      fn_free(h, &made);
+      return NULL;
+    }
+    fn = cache_put(h, c->resource, &made);
   }
-  json_t *r = NULL;
-  if (fn_configure(h, &fn, fn.name, true, f))
-    r = call_fn(h, c, &fn, c->input, &k, true, f);
-  fn_free(&fn);
+  json_t *r = call_fn(h, c, fn, c->input, &k, true, f);
   return limit(r, c->resource, f);
 }
 
 static json_t *run_lua(task_host_t *h, const task_call_t *c, fault_t *f) {
   call_t k;
   call_init(h, c, &k);
-  const char *spec = c->resource + 4;  /* after "lua:" */
-  const char *dot = strrchr(spec, '.');
-  fn_t fn = {0};
-  fn.module = dot ? ms_strndup(spec, (size_t)(dot - spec)) : ms_strdup(spec);
-  fn.field = dot ? dot + 1 : "handler";
-  fn.name = ms_strdup(fn.module);
-  fn.arn = ms_strdup(c->resource);
-  json_t *r = NULL;
-  if (!*fn.field) {
-    fault_runtime(f, "Invalid resource '%s': expected lua:MODULE.FUNCTION",
-                  c->resource);
-  } else if (fn_configure(h, &fn, fn.module, false, f)) {
-    r = call_fn(h, c, &fn, c->input, &k, true, f);
-    if (fault_is_set(f) &&
-        strcmp(f->error, "Lambda.ResourceNotFoundException") == 0) {
-      fault_clear(f);
-      fault_set(f, "Lambda.ResourceNotFoundException",
-                "Function not found: %s (no %s/%s.lua)", c->resource,
-                luahost_dir(h->lh), fn.module);
+  fn_t *fn = cache_get(h, c->resource);
+  if (!fn) {
+    const char *spec = c->resource + 4;  /* after "lua:" */
+    const char *dot = strrchr(spec, '.');
+    if (dot && !dot[1]) {
+      fault_runtime(f, "Invalid resource '%s': expected lua:MODULE.FUNCTION",
+                    c->resource);
+      return NULL;
     }
+    fn_t made = {0};
+    made.module = dot ? ms_strndup(spec, (size_t)(dot - spec))
+                      : ms_strdup(spec);
+    made.field_own = ms_strdup(dot ? dot + 1 : "handler");
+    made.field = made.field_own;
+    made.name = ms_strdup(made.module);
+    made.arn = ms_strdup(c->resource);
+    if (!fn_configure(h, &made, made.module, false, f)) {
+      fn_free(h, &made);
+      return NULL;
+    }
+    fn = cache_put(h, c->resource, &made);
   }
-  fn_free(&fn);
+  json_t *r = call_fn(h, c, fn, c->input, &k, true, f);
+  if (fault_is_set(f) &&
+      strcmp(f->error, "Lambda.ResourceNotFoundException") == 0) {
+    fault_clear(f);
+    fault_set(f, "Lambda.ResourceNotFoundException",
+              "Function not found: %s (no %s/%s.lua)", c->resource,
+              luahost_dir(h->lh), fn->module);
+  }
   return limit(r, c->resource, f);
 }
 
@@ -976,7 +1206,7 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
   json_t *owned = NULL;  /* the event when it had to be made */
   call_t k;
   call_init(h, c, &k);
-  fn_t fn = {0};
+  fn_t made = {0}, *fn = NULL;
   json_t *r = NULL;
   if (!event || json_is_null(event)) {
     event = owned = json_object();
@@ -993,7 +1223,30 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
       goto done;
     }
   }
-  if (!fn_resolve(&fn, fname, qual, &k)) {
+  /* the cache key: what the resolution depends on */
+  char key[KEY_MAX];
+  size_t nf = strlen(fname), nq = qual ? strlen(qual) : 0;
+  size_t nr = strlen(k.region), na = strlen(k.account);
+  bool keyed = nf + nq + nr + na + 5 <= sizeof key;
+  if (keyed) {
+    char *p = key;
+    *p++ = '\x01';  /* no Resource starts so */
+    memcpy(p, fname, nf);
+    p += nf;
+    *p++ = '\x1f';
+    if (nq) memcpy(p, qual, nq);
+    p += nq;
+    *p++ = '\x1f';
+    memcpy(p, k.region, nr);
+    p += nr;
+    *p++ = '\x1f';
+    memcpy(p, k.account, na);
+    p[na] = '\0';
+    fn = cache_get(h, key);
+  }
+  if (fn) {
+    /* resolved and configured before */
+  } else if (!fn_resolve(&made, fname, qual, &k)) {
     fault_set(f, "Lambda.AWSLambdaException",
               "1 validation error detected: Value '%s' at 'functionName' "
               "failed to satisfy constraint: Member must satisfy regular "
@@ -1003,24 +1256,27 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
               "AWSLambda; Status Code: 400; Error Code: ValidationException;"
               " Request ID: %s; Proxy: null)", fname, k.reqid);
     goto done;
+  } else if (!fn_configure(h, &made, made.name, true, f)) {
+    goto done;
+  } else {
+    fn = keyed ? cache_put(h, key, &made) : &made;
   }
-  if (!fn_configure(h, &fn, fn.name, true, f)) goto done;
   int status = 200;
   if (type && strcmp(type, "Event") == 0) status = 202;
   if (type && strcmp(type, "DryRun") == 0) status = 204;
   if (status == 204) {
     /* a dry run only checks that the function exists */
     char *msg = NULL;
-    int st = luahost_module(h->lh, fn.module, &msg);
+    int st = luahost_module(h->lh, fn->module, &msg);
     free(msg);
     if (st == LUAHOST_OK) lua_pop(luahost_state(h->lh), 1);
     if (st == LUAHOST_NOT_FOUND || st == LUAHOST_BAD_NAME) {
-      r = call_fn(h, c, &fn, event, &k, false, f);  /* sets the 404 */
+      r = call_fn(h, c, fn, event, &k, false, f);  /* sets the 404 */
       goto done;
     }
     r = json_string("");
   } else {
-    r = call_fn(h, c, &fn, event, &k, false, f);
+    r = call_fn(h, c, fn, event, &k, false, f);
     if (status == 202) {  /* asynchronous: the result is not returned */
       bool lost = !fault_is_set(f) ||
                   strcmp(f->error, "Lambda.ResourceNotFoundException") != 0;
@@ -1037,7 +1293,7 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
       char *text = ms_asprintf("START RequestId: %s Version: $LATEST\n"
                                "END RequestId: %s\n"
                                "REPORT RequestId: %s\tMemory Size: %d MB\t\n",
-                               k.reqid, k.reqid, k.reqid, fn.memory);
+                               k.reqid, k.reqid, k.reqid, fn->memory);
       log = base64(text, strlen(text));
       free(text);
     }
@@ -1045,7 +1301,7 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
     free(log);
   }
 done:
-  fn_free(&fn);
+  fn_free(h, &made);
   json_decref(owned);
   return r;
 }
@@ -1103,6 +1359,6 @@ json_t *task_invoke(task_host_t *h, const char *function, json_t *event,
     r = NULL;
   }
   fault_clear(&f);
-  fn_free(&fn);
+  fn_free(h, &fn);
   return r;
 }

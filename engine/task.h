@@ -30,7 +30,8 @@ void task_host_free(task_host_t *h);
 
 /* Forget a loaded handler module so its next call reads the file again
  * (module NULL: all of them); for the REPL's reload(). Changed files are
- * reloaded anyway: a call checks the file's mtime and size. */
+ * reloaded anyway: a function's files (mtime and size) are checked at its
+ * first call in each execution, then at most every 0.1 s. */
 void task_host_reload(task_host_t *h, const char *module);
 
 /* Where a handler's print and context.log lines go: one call per line,
