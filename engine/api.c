@@ -1,7 +1,7 @@
 /* api.c - the public C API (moonstep.h): engines, loaded machines, runs,
  * expression and template evaluation, JSONPath descriptions and source
- * locations, over machine.c, exec.c, task.c, payload.c, jpath.c and
- * jsonloc.c.
+ * locations, recorded executions, over machine.c, exec.c, task.c,
+ * payload.c, jpath.c, jsonloc.c and store.c.
  *
  * The CLI, the REPL and the Lua module call only these functions.
  */
@@ -13,15 +13,19 @@
 #include "jsonloc.h"
 #include "mock.h"
 #include "payload.h"
+#include "store.h"
 
 struct ms_engine {
   task_host_t *tasks;
   bool virtual_clock;
+  store_t *store;  /* NULL: nothing is recorded */
+  char *err;       /* why the last call returned NULL */
 };
 
 struct ms_machine {
   machine_t *m;
   json_t *definition;
+  char *text;      /* the definition as given, for the store */
 };
 
 ms_engine_t *ms_engine_new(const ms_options_t *o, char **err) {
@@ -29,16 +33,36 @@ ms_engine_t *ms_engine_new(const ms_options_t *o, char **err) {
   if (!o) o = &def;
   task_host_t *h = task_host_new(o->tasks_dir ? o->tasks_dir : "tasks", err);
   if (!h) return NULL;
+  store_t *s = NULL;
+  if (o->db_path) {
+    s = store_open(o->db_path, o->db_sync_full, err);
+    if (!s) {
+      task_host_free(h);
+      return NULL;
+    }
+  }
   ms_engine_t *e = ms_calloc(1, sizeof *e);
   e->tasks = h;
   e->virtual_clock = o->virtual_clock;
+  e->store = s;
   return e;
 }
 
 void ms_engine_free(ms_engine_t *e) {
   if (!e) return;
   task_host_free(e->tasks);
+  store_close(e->store);
+  free(e->err);
   free(e);
+}
+
+const char *ms_engine_error(const ms_engine_t *e) {
+  return e->err ? e->err : "no error";
+}
+
+static void set_error(ms_engine_t *e, const char *msg) {
+  free(e->err);
+  e->err = ms_strdup(msg);
 }
 
 /* jsonx_parse reports "line L column C: message"; keep the position. */
@@ -121,6 +145,7 @@ ms_machine_t *ms_machine_load(const char *text, size_t len, diags_t *d) {
   ms_machine_t *mm = ms_calloc(1, sizeof *mm);
   mm->m = m;
   mm->definition = def;
+  mm->text = ms_strndup(text, len);
   return mm;
 }
 
@@ -128,6 +153,7 @@ void ms_machine_free(ms_machine_t *m) {
   if (!m) return;
   machine_free(m->m);
   json_decref(m->definition);
+  free(m->text);
   free(m);
 }
 
@@ -141,24 +167,112 @@ void ms_diags_print(const diags_t *d, const char *filename, void *stream) {
   }
 }
 
+/* A STANDARD run being recorded: its events go to the store only (the
+ * execution keeps none in memory); those before the execution's row
+ * exists (ExecutionStarted) wait in pending and go with the row. One
+ * commit after each transition. */
+typedef struct recorder {
+  store_t *s;
+  int64_t row;      /* 0 until the row is written */
+  json_t *pending;  /* events before the row */
+  bool failed;      /* a write failed: the run stops */
+} recorder_t;
+
+static void record_event(void *ud, const json_t *event) {
+  recorder_t *r = ud;
+  if (r->row == 0)
+    json_array_append(r->pending, (json_t *)event);
+  else if (!r->failed && store_event(r->s, r->row, event) < 0)
+    r->failed = true;
+}
+
+/* Drive x to the end, committing each transition; false on a store
+ * failure (the execution is left RUNNING in the store). */
+static bool run_recorded(ms_engine_t *e, ms_machine_t *m, exec_t *x,
+                         recorder_t *r, const char *machine) {
+  json_t *d = exec_describe(x);
+  bool dup;
+  r->row = store_exec_begin(r->s, d, machine, m->text, r->pending, &dup);
+  json_decref(d);
+  if (r->row < 0) {
+    r->row = 0;
+    set_error(e, store_errmsg(r->s));
+    return false;
+  }
+  bool more;
+  do {
+    more = exec_step(x);
+    if (!r->failed && store_commit(r->s) < 0) r->failed = true;
+  } while (more && !r->failed);
+  if (!r->failed) {
+    d = exec_describe(x);
+    r->failed = store_exec_end(r->s, r->row, d) < 0;
+    json_decref(d);
+  }
+  if (r->failed) set_error(e, store_errmsg(r->s));
+  return !r->failed;
+}
+
 json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
                const ms_run_options_t *o) {
   ms_run_options_t def = {0};
   if (!o) o = &def;
+  recorder_t rec = {e->store, 0, NULL, false};
+  bool record = e->store && !o->express;
   exec_opts_t xo = {
     .tasks = e->tasks, .virtual_clock = e->virtual_clock,
     .express = o->express, .name = o->name, .machine_name = o->machine_name,
     .mock = o->mock, .mock_ud = o->mock_ud,
+    .on_event = record ? record_event : NULL, .hook_ud = &rec,
+    .stream_events = true,
   };
+  if (record) rec.pending = json_array();
   exec_t *x = exec_new(m->m, input, &xo);
-  exec_run(x);
-  json_t *d = exec_describe(x);
-  if (o->failed_state) {
-    const char *fs = exec_failed_state(x);
-    *o->failed_state = fs ? ms_strdup(fs) : NULL;
+  json_t *d = NULL;
+  if (!record) {
+    exec_run(x);
+    d = exec_describe(x);
+  } else if (run_recorded(e, m, x, &rec,
+                          o->machine_name ? o->machine_name : "moonstep")) {
+    d = exec_describe(x);
   }
   exec_free(x);
+  json_decref(rec.pending);
   return d;
+}
+
+/* The store's readers, with its errors passed on. */
+static store_t *store_of(ms_engine_t *e, bool *missing) {
+  if (missing) *missing = false;
+  if (!e->store) set_error(e, "no database is open (db_path is NULL)");
+  return e->store;
+}
+
+static json_t *passed(ms_engine_t *e, json_t *v, bool *missing, bool miss) {
+  if (missing) *missing = miss;
+  if (!v) set_error(e, store_errmsg(e->store));
+  return v;
+}
+
+json_t *ms_execution_describe(ms_engine_t *e, const char *id,
+                              bool *missing) {
+  bool miss = false;
+  if (!store_of(e, missing)) return NULL;
+  return passed(e, store_describe(e->store, id, &miss), missing, miss);
+}
+
+json_t *ms_execution_history(ms_engine_t *e, const char *id, bool reverse,
+                             bool *missing) {
+  bool miss = false;
+  if (!store_of(e, missing)) return NULL;
+  return passed(e, store_history(e->store, id, reverse, &miss), missing,
+                miss);
+}
+
+json_t *ms_executions_list(ms_engine_t *e, const char *status,
+                           const char *machine) {
+  if (!store_of(e, NULL)) return NULL;
+  return passed(e, store_list(e->store, status, machine), NULL, false);
 }
 
 /* Mocks: thin over mock.c. */

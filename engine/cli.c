@@ -3,10 +3,17 @@
  *   moonstep run FILE [--input JSON|@FILE] [--tasks DIR] [--name NAME]
  *                     [--express] [--clock virtual|real] [--describe]
  *                     [--mock-config FILE --test-case NAME]
+ *                     [--db PATH] [--durability normal|full]
  *   moonstep validate FILE...
  *   moonstep eval EXPR [--input JSON|@FILE] [--context JSON|@FILE]
  *                      [--vars JSON|@FILE]
  *   moonstep invoke NAME [--event JSON|@FILE] [--tasks DIR]
+ *   moonstep executions list [--status S] [--machine NAME] [--json]
+ *   moonstep describe ID | history ID [--json] [--reverse] | output ID
+ *
+ * STANDARD runs are recorded in a SQLite file: --db PATH (before the
+ * command or among its options), else $MOONSTEP_DB, else
+ * .moonstep/moonstep.db; ID is an execution's ARN or name.
  *
  * The execution's output goes to stdout, everything else to stderr. Exit
  * status: 0 succeeded, 1 the execution did not succeed, 2 usage error,
@@ -21,6 +28,14 @@
 #include "moonstep.h"
 
 static const char *progname = "moonstep";
+static const char *global_db;  /* --db before the command */
+
+/* The database: --db, else $MOONSTEP_DB, else the default. */
+static const char *db_path(const char *flag) {
+  const char *env = getenv("MOONSTEP_DB");
+  return flag ? flag : global_db ? global_db
+         : env && *env ? env : MS_DB_DEFAULT;
+}
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "%s: ", progname);
@@ -179,7 +194,8 @@ static int cmd_run(int argc, char **argv) {
   ms_run_options_t ro = {0};
   char *failed_state = NULL;
   ro.failed_state = &failed_state;
-  bool describe = false, virtual_clock = false;
+  bool describe = false, virtual_clock = false, sync_full = false;
+  const char *db = NULL;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool more = i + 1 < argc;
@@ -190,6 +206,13 @@ static int cmd_run(int argc, char **argv) {
     else if (!strcmp(a, "--test-case") && more) test_case = argv[++i];
     else if (!strcmp(a, "--express")) ro.express = true;
     else if (!strcmp(a, "--describe")) describe = true;
+    else if (!strcmp(a, "--db") && more) db = argv[++i];
+    else if (!strcmp(a, "--durability") && more) {
+      const char *v = argv[++i];
+      if (!strcmp(v, "full")) sync_full = true;
+      else if (strcmp(v, "normal"))
+        return usage_error("unknown durability '%s' (normal or full)", v);
+    }
     else if (!strcmp(a, "--clock") && more) {
       const char *c = argv[++i];
       if (!strcmp(c, "virtual")) virtual_clock = true;
@@ -230,18 +253,23 @@ static int cmd_run(int argc, char **argv) {
     ro.mock_ud = mocks;
   }
   char *err = NULL;
-  ms_options_t eo = {tasks, virtual_clock};
+  /* EXPRESS runs are not recorded, so they open no database. */
+  ms_options_t eo = {.tasks_dir = tasks, .virtual_clock = virtual_clock,
+                     .db_path = ro.express ? NULL : db_path(db),
+                     .db_sync_full = sync_full};
   ms_engine_t *e = ms_engine_new(&eo, &err);
-  if (!e) {
-    fprintf(stderr, "%s: %s\n", progname, err ? err : "cannot start");
+  json_t *d = e ? ms_run(e, m, input, &ro) : NULL;
+  if (!d) {
+    fprintf(stderr, "%s: %s\n", progname,
+            e ? ms_engine_error(e) : err ? err : "cannot start");
     free(err);
+    ms_engine_free(e);
     ms_mocks_free(mocks);
     free(mname);
     ms_machine_free(m);
     json_decref(input);
     return MS_EXIT_USAGE;
   }
-  json_t *d = ms_run(e, m, input, &ro);
   const char *st = json_string_value(json_object_get(d, "status"));
   bool ok = st && !strcmp(st, "SUCCEEDED");
   if (describe) {
@@ -340,7 +368,7 @@ static int cmd_invoke(int argc, char **argv) {
   json_t *event = event_arg ? json_arg("--event", event_arg) : json_object();
   if (!event) return MS_EXIT_USAGE;
   char *err = NULL;
-  ms_options_t eo = {tasks, false};
+  ms_options_t eo = {.tasks_dir = tasks};
   ms_engine_t *e = ms_engine_new(&eo, &err);
   if (!e) {
     fprintf(stderr, "%s: %s\n", progname, err ? err : "cannot start");
@@ -357,6 +385,265 @@ static int cmd_invoke(int argc, char **argv) {
   return r ? MS_EXIT_OK : MS_EXIT_FAILED;
 }
 
+/* ---- recorded executions ----------------------------------------------- */
+
+/* An engine over the database for the read commands; *e stays NULL (and
+ * the status OK) when the file does not exist yet: nothing was recorded,
+ * and the read does not create it. */
+static int open_db(const char *db, ms_engine_t **e) {
+  const char *path = db_path(db);
+  *e = NULL;
+  if (strcmp(path, ":memory:") && access(path, F_OK) != 0 &&
+      errno == ENOENT)
+    return MS_EXIT_OK;
+  char *err = NULL;
+  ms_options_t eo = {.tasks_dir = "tasks", .db_path = path};
+  *e = ms_engine_new(&eo, &err);
+  if (*e) return MS_EXIT_OK;
+  fprintf(stderr, "%s: %s\n", progname, err ? err : "cannot start");
+  free(err);
+  return MS_EXIT_USAGE;
+}
+
+/* The options the read commands share: --db PATH, --json, --reverse, and
+ * one ID. Returns OK or the usage error's status. */
+typedef struct read_args {
+  const char *db, *id, *status, *machine;
+  bool json, reverse;
+} read_args_t;
+
+static int read_args(const char *cmd, int argc, char **argv, bool listing,
+                     bool history, read_args_t *r) {
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    bool more = i + 1 < argc;
+    if (!strcmp(a, "--db") && more) r->db = argv[++i];
+    else if (listing && !strcmp(a, "--status") && more)
+      r->status = argv[++i];
+    else if (listing && !strcmp(a, "--machine") && more)
+      r->machine = argv[++i];
+    else if ((listing || history) && !strcmp(a, "--json")) r->json = true;
+    else if (history && !strcmp(a, "--reverse")) r->reverse = true;
+    else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "%s: %s: unknown or incomplete option '%s'\n"
+              "Try '%s help' for usage.\n", progname, cmd, a, progname);
+      return MS_EXIT_USAGE;
+    } else if (!listing && !r->id) {
+      r->id = a;
+    } else {
+      fprintf(stderr, "%s: %s: unexpected argument '%s'\nTry '%s help' "
+              "for usage.\n", progname, cmd, a, progname);
+      return MS_EXIT_USAGE;
+    }
+  }
+  if (!listing && !r->id) return usage_error("%s: missing ID", cmd);
+  return MS_EXIT_OK;
+}
+
+/* The last ":"-separated part of an ARN (a state machine's name). */
+static const char *arn_tail(const char *arn) {
+  const char *c = arn ? strrchr(arn, ':') : NULL;
+  return c ? c + 1 : arn ? arn : "";
+}
+
+static const char *field(const json_t *o, const char *key) {
+  const char *v = json_string_value(json_object_get(o, key));
+  return v ? v : "";
+}
+
+static int cmd_executions(int argc, char **argv) {
+  if (argc < 1 || strcmp(argv[0], "list"))
+    return usage_error("executions: %s", argc < 1 ? "missing 'list'"
+                       : "the only subcommand is 'list'");
+  read_args_t r = {0};
+  int rc = read_args("executions list", argc - 1, argv + 1, true, false, &r);
+  if (rc) return rc;
+  static const char *statuses[] = {"RUNNING", "SUCCEEDED", "FAILED",
+                                   "TIMED_OUT", "ABORTED"};
+  bool known = !r.status;
+  for (size_t i = 0; !known && i < 5; i++)
+    known = !strcmp(r.status, statuses[i]);
+  if (!known)
+    return usage_error("executions list: unknown status '%s' (RUNNING, "
+                       "SUCCEEDED, FAILED, TIMED_OUT or ABORTED)", r.status);
+  ms_engine_t *e;
+  if ((rc = open_db(r.db, &e))) return rc;
+  json_t *l = e ? ms_executions_list(e, r.status, r.machine)
+                : json_pack("{s[]}", "executions");
+  if (!l) {
+    fprintf(stderr, "%s: %s\n", progname, ms_engine_error(e));
+    ms_engine_free(e);
+    return MS_EXIT_USAGE;
+  }
+  if (r.json) {
+    print_json(l);
+  } else {
+    json_t *v = json_object_get(l, "executions"), *x;
+    size_t i;
+    int wn = 4, wm = 7;
+    json_array_foreach(v, i, x) {
+      int n = (int)strlen(field(x, "name"));
+      int k = (int)strlen(arn_tail(field(x, "stateMachineArn")));
+      if (n > wn) wn = n;
+      if (k > wm) wm = k;
+    }
+    printf("%-*s  %-9s  %-*s  %-24s  %s\n", wn, "NAME", "STATUS", wm,
+           "MACHINE", "START", "STOP");
+    json_array_foreach(v, i, x)
+      printf("%-*s  %-9s  %-*s  %-24s  %s\n", wn, field(x, "name"),
+             field(x, "status"), wm, arn_tail(field(x, "stateMachineArn")),
+             field(x, "startDate"), field(x, "stopDate"));
+  }
+  json_decref(l);
+  ms_engine_free(e);
+  return MS_EXIT_OK;
+}
+
+/* The execution id of a read command (DescribeExecution-shaped), or NULL
+ * with the problem printed and *rc set (2: unknown id or no database). */
+static json_t *describe_of(const read_args_t *r, ms_engine_t **e, int *rc) {
+  if ((*rc = open_db(r->db, e))) return NULL;
+  bool missing = !*e;
+  json_t *d = *e ? ms_execution_describe(*e, r->id, &missing) : NULL;
+  if (!d) {
+    if (missing)
+      fprintf(stderr, "%s: no execution named or with the ARN '%s' in "
+              "%s\n", progname, r->id, db_path(r->db));
+    else
+      fprintf(stderr, "%s: %s\n", progname, ms_engine_error(*e));
+    *rc = MS_EXIT_USAGE;
+  }
+  return d;
+}
+
+static int cmd_describe(int argc, char **argv) {
+  read_args_t r = {0};
+  int rc = read_args("describe", argc, argv, false, false, &r);
+  if (rc) return rc;
+  ms_engine_t *e;
+  json_t *d = describe_of(&r, &e, &rc);
+  if (d) print_json(d);
+  json_decref(d);
+  ms_engine_free(e);
+  return rc;
+}
+
+/* The output of a succeeded execution; for any other, its status (and
+ * error) on stderr and exit 1. */
+static int cmd_output(int argc, char **argv) {
+  read_args_t r = {0};
+  int rc = read_args("output", argc, argv, false, false, &r);
+  if (rc) return rc;
+  ms_engine_t *e;
+  json_t *d = describe_of(&r, &e, &rc);
+  if (d && !strcmp(field(d, "status"), "SUCCEEDED")) {
+    print_json(json_object_get(d, "output"));
+  } else if (d) {
+    fprintf(stderr, "%s: execution %s is %s", progname, field(d, "name"),
+            field(d, "status"));
+    if (*field(d, "error")) fprintf(stderr, ": %s", field(d, "error"));
+    if (*field(d, "cause")) fprintf(stderr, ": %s", field(d, "cause"));
+    fputs(strcmp(field(d, "status"), "RUNNING") ? "\n"
+          : " (no output yet)\n", stderr);
+    rc = MS_EXIT_FAILED;
+  }
+  json_decref(d);
+  ms_engine_free(e);
+  return rc;
+}
+
+/* The "...EventDetails" member of an event, if any. */
+static json_t *details_of(json_t *ev) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(ev, k, v) {
+    size_t n = strlen(k);
+    if (n > 12 && !strcmp(k + n - 12, "EventDetails")) return v;
+  }
+  return NULL;
+}
+
+/* A short detail for the table: error and cause, else output, input or
+ * resource, on one line and clipped. */
+static void short_detail(json_t *det, char *out, size_t size) {
+  const char *err = field(det, "error"), *cause = field(det, "cause");
+  const char *keys[] = {"output", "input", "resource"};
+  const char *v = "";
+  for (size_t i = 0; !*v && i < 3; i++) v = field(det, keys[i]);
+  if (*err || *cause)
+    snprintf(out, size, "%s%s%s", err, *err && *cause ? ": " : "", cause);
+  else
+    snprintf(out, size, "%s", v);
+  for (char *c = out; *c; c++)
+    if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+  size_t n = strlen(out);
+  if (n >= size - 1 && size > 4) strcpy(out + size - 4, "...");
+}
+
+/* The readable history: time, event id, type, state, short detail. An
+ * event without a state name (TaskScheduled, ...) takes that of the event
+ * it follows (previousEventId). */
+static void print_history_table(json_t *events) {
+  size_t n = json_array_size(events), i;
+  int64_t max_id = 0;
+  json_t *ev;
+  json_array_foreach(events, i, ev) {
+    int64_t id = json_integer_value(json_object_get(ev, "id"));
+    if (id > max_id) max_id = id;
+  }
+  const char **state = ms_calloc((size_t)max_id + 1, sizeof *state);
+  /* Names are set in id order, so a previous event's is known first. */
+  for (size_t k = 0; k < n; k++) {
+    ev = json_array_get(events, k);
+    int64_t id = json_integer_value(json_object_get(ev, "id"));
+    int64_t prev = json_integer_value(json_object_get(ev,
+                                                      "previousEventId"));
+    if (id < 1 || id > max_id) continue;
+    const char *name = field(details_of(ev), "name");
+    if (!*name && prev > 0 && prev < id && state[prev]) name = state[prev];
+    const char *type = field(ev, "type");
+    if (!strncmp(type, "Execution", 9)) name = "";
+    state[id] = name;
+  }
+  printf("%-24s  %5s  %-28s  %-16s  %s\n", "TIME", "ID", "TYPE", "STATE",
+         "DETAIL");
+  json_array_foreach(events, i, ev) {
+    int64_t id = json_integer_value(json_object_get(ev, "id"));
+    char detail[64];
+    short_detail(details_of(ev), detail, sizeof detail);
+    printf("%-24s  %5lld  %-28s  %-16s  %s\n", field(ev, "timestamp"),
+           (long long)id, field(ev, "type"),
+           id >= 1 && id <= max_id && state[id] ? state[id] : "", detail);
+  }
+  free(state);
+}
+
+static int cmd_history(int argc, char **argv) {
+  read_args_t r = {0};
+  int rc = read_args("history", argc, argv, false, true, &r);
+  if (rc) return rc;
+  ms_engine_t *e;
+  if ((rc = open_db(r.db, &e))) return rc;
+  bool missing = !e;
+  json_t *h = e ? ms_execution_history(e, r.id, r.reverse, &missing) : NULL;
+  if (!h) {
+    if (missing)
+      fprintf(stderr, "%s: no execution named or with the ARN '%s' in "
+              "%s\n", progname, r.id, db_path(r.db));
+    else
+      fprintf(stderr, "%s: %s\n", progname, ms_engine_error(e));
+    ms_engine_free(e);
+    return MS_EXIT_USAGE;
+  }
+  if (r.json || !isatty(STDOUT_FILENO))
+    print_json(h);
+  else
+    print_history_table(json_object_get(h, "events"));
+  json_decref(h);
+  ms_engine_free(e);
+  return MS_EXIT_OK;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct command {
@@ -367,10 +654,12 @@ static const struct command {
   {"run", cmd_run,
    "run FILE [--input JSON|@FILE] [--tasks DIR] [--name NAME] [--express]\n"
    "      [--clock virtual|real] [--describe]\n"
-   "      [--mock-config FILE --test-case NAME]\n"
+   "      [--mock-config FILE --test-case NAME] [--db PATH]\n"
+   "      [--durability normal|full]\n"
    "      run an execution and print its output; with a Step Functions\n"
    "      Local mock configuration, the test case's Task states answer\n"
-   "      with their mocked responses"},
+   "      with their mocked responses; a STANDARD run is recorded\n"
+   "      (--durability full: fsync at every transition)"},
   {"validate", cmd_validate,
    "validate FILE...\n      check definitions as AWS would"},
   {"eval", cmd_eval,
@@ -379,6 +668,16 @@ static const struct command {
   {"invoke", cmd_invoke,
    "invoke NAME [--event JSON|@FILE] [--tasks DIR]\n"
    "      run one Task handler and print its result (or Lambda's error)"},
+  {"executions", cmd_executions,
+   "executions list [--status S] [--machine NAME] [--json]\n"
+   "      recorded executions, newest first (ListExecutions's JSON)"},
+  {"describe", cmd_describe,
+   "describe ID\n      a recorded execution (DescribeExecution's JSON)"},
+  {"history", cmd_history,
+   "history ID [--json] [--reverse]\n"
+   "      its events: a table in a terminal, else GetExecutionHistory's\n"
+   "      JSON"},
+  {"output", cmd_output, "output ID\n      its output"},
   {"help", cmd_help, "help\n      show this help"},
 };
 
@@ -389,6 +688,9 @@ static int cmd_help(int argc, char **argv) {
          "usage:\n", MS_VERSION);
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     printf("  %s %s\n", progname, commands[i].usage);
+  printf("\nSTANDARD runs are recorded in --db PATH (an option of the "
+         "command or before\nit), else $MOONSTEP_DB, else %s; ID is an "
+         "execution's ARN or name.\n", MS_DB_DEFAULT);
   printf("\nexit status: 0 succeeded, 1 execution failed, 2 usage error, "
          "3 invalid definition\n");
   return MS_EXIT_OK;
@@ -408,6 +710,12 @@ static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     cmd_help(0, NULL);
     return MS_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--db") && argc > 2) {
+    global_db = argv[2];
+    argv += 2;
+    argc -= 2;
+    if (argc < 2) return usage_error("%s", "missing command after --db");
   }
   const char *name = argv[1];
   if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";

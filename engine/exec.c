@@ -1445,6 +1445,7 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
   history_init(&x->hist, !o->express);
   x->hist.sink = o->on_event;
   x->hist.sink_ud = o->hook_ud;
+  x->hist.stream = o->stream_events && o->on_event;
   x->on_step = o->on_step;
   x->hook_ud = o->hook_ud;
   x->ctx_execution = json_object();

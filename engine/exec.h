@@ -35,6 +35,8 @@ typedef struct exec_opts {
   void (*on_event)(void *ud, const json_t *event);
   void (*on_step)(void *ud, const exec_t *x);
   void *hook_ud;
+  bool stream_events;  /* with on_event: events go there only, none are
+                        * kept (exec_history_peek stays empty) */
 } exec_opts_t;
 
 /* Start an execution of m (borrowed; must outlive the execution) with input

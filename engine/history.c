@@ -10,6 +10,7 @@ void history_init(history_t *h, bool keep) {
   h->count = 0;
   h->sink = NULL;
   h->sink_ud = NULL;
+  h->stream = false;
 }
 
 void history_free(history_t *h) {
@@ -46,7 +47,8 @@ int64_t history_add(history_t *h, const char *type, int64_t prev, double ts,
     json_object_set_new(ev, details_key, details);
   else
     json_decref(details);
-  json_array_append_new(h->events, ev);
   if (h->sink) h->sink(h->sink_ud, ev);
+  if (h->stream) json_decref(ev);
+  else json_array_append_new(h->events, ev);
   return id;
 }

@@ -15,6 +15,7 @@ typedef struct history {
   int64_t count;    /* events emitted so far (the last id) */
   void (*sink)(void *ud, const json_t *event);  /* sees each kept event */
   void *sink_ud;
+  bool stream;      /* events go to sink only; events stays empty */
 } history_t;
 
 void history_init(history_t *h, bool keep);

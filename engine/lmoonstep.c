@@ -229,7 +229,8 @@ static engine_box_t *push_engine(lua_State *L, int opts, const char *who) {
   b->e = NULL;
   luaL_setmetatable(L, ENGINE_MT);
   char *err = NULL;
-  ms_options_t o = {tasks_dir ? tasks_dir : "tasks", vclock};
+  ms_options_t o = {.tasks_dir = tasks_dir ? tasks_dir : "tasks",
+                    .virtual_clock = vclock};
   b->e = ms_engine_new(&o, &err);
   if (!b->e) {
     lua_pushfstring(L, "%s: %s", who, err ? err : "cannot create engine");

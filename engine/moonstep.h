@@ -18,7 +18,14 @@ typedef struct ms_machine ms_machine_t;
 typedef struct ms_options {
   const char *tasks_dir;   /* default "tasks" */
   bool virtual_clock;      /* Wait and retry delays complete at once */
+  /* The durable store: STANDARD runs are recorded in this SQLite file
+   * (MS_DB_DEFAULT, another path or ":memory:"); NULL: nothing is
+   * recorded and the ms_execution_* functions fail. */
+  const char *db_path;
+  bool db_sync_full;       /* fsync every commit (synchronous=FULL) */
 } ms_options_t;
+
+#define MS_DB_DEFAULT ".moonstep/moonstep.db"  /* folder made on demand */
 
 /* Exit codes of the CLI, named once. */
 enum {
@@ -54,9 +61,30 @@ typedef struct ms_run_options {
 
 /* Run an execution to the end. Returns a DescribeExecution-shaped object:
  * executionArn, stateMachineArn, name, status, startDate, stopDate, input,
- * output (JSON value) or error/cause. */
+ * output (JSON value) or error/cause. With a store (db_path), a STANDARD
+ * execution is recorded as it runs (EXPRESS ones are not); NULL then when
+ * it could not be (a name already used, a database failure), with
+ * ms_engine_error saying why. */
 json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
                const ms_run_options_t *o);
+/* Why the last ms_run or ms_execution_* call returned NULL. */
+const char *ms_engine_error(const ms_engine_t *e);
+
+/* Recorded executions (needs db_path). id is an execution's ARN or name.
+ * NULL with ms_engine_error set on failure; *missing (may be NULL) tells
+ * an unknown id from a database failure. */
+/* DescribeExecution-shaped, as ms_run returns it. */
+json_t *ms_execution_describe(ms_engine_t *e, const char *id,
+                              bool *missing);
+/* GetExecutionHistory-shaped: {"events": [...]}, oldest first unless
+ * reverse. */
+json_t *ms_execution_history(ms_engine_t *e, const char *id, bool reverse,
+                             bool *missing);
+/* ListExecutions-shaped: {"executions": [{executionArn, stateMachineArn,
+ * name, status, startDate, stopDate}]}, newest first; status and machine
+ * (the state machine's name) filter when not NULL. */
+json_t *ms_executions_list(ms_engine_t *e, const char *status,
+                           const char *machine);
 
 /* Mocked Tasks for workflow tests (mock.c): AWS Step Functions Local's
  * mock configuration file, fixed responses and callbacks. Run with

@@ -280,6 +280,22 @@ end }
     assert.are.equal("two, longer", engine:run(task_def("Ver"), {}).output)
     engine:close()
   end)
+
+  it("reload: a changed config is read again on its next invocation",
+     function()
+    local dir = tasks{
+      ["Cfg.lua"] = "return { handler = function() " ..
+                    "return os.getenv('WHO') or 'none' end }",
+      ["Cfg.json"] = '{"environment": {"WHO": "one"}}',
+    }
+    local engine = moonstep.engine{ tasks_dir = dir }
+    assert.are.equal("one", engine:run(task_def("Cfg"), {}).output)
+    spit(dir .. "/Cfg.json", '{"environment": {"WHO": "two, longer"}}')
+    assert.are.equal("two, longer", engine:run(task_def("Cfg"), {}).output)
+    os.remove(dir .. "/Cfg.json")
+    assert.are.equal("none", engine:run(task_def("Cfg"), {}).output)
+    engine:close()
+  end)
 end)
 
 describe("task runtime through the binary #binary", function()
@@ -366,7 +382,7 @@ end }
                      err)
     spit(tmp .. "/talk.json", task_def("Talk"))
     out, err, code = moonstep{ "run", tmp .. "/talk.json", "--tasks", dir,
-                               "--name", "exec-1" }
+                               "--name", "exec-1", "--db", ":memory:" }
     assert.are.equal(0, code)
     assert.are.equal('"done"\n', out)
     assert.are.equal("[exec-1] T: loading\n[exec-1] T: a\t1\tnil\n" ..

@@ -1,0 +1,459 @@
+/* store.c - the durable store over SQLite (see store.h).
+ *
+ * Schema version 1: executions (one row each, keyed by an integer row that
+ * events refer to; arn and name are unique) and events (execution row, id,
+ * type, timestamp, previousEventId and the event's JSON). Migrations run
+ * in order in one BEGIN IMMEDIATE transaction, so two processes opening a
+ * new file at once do not both create it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+#include "store.h"
+
+#define STORE_BUSY_MS 5000  /* how long a writer waits for another's lock */
+
+/* Each migration takes the schema from version i to i + 1. */
+static const char *const migrations[] = {
+  "CREATE TABLE executions ("
+  "  row INTEGER PRIMARY KEY,"
+  "  arn TEXT NOT NULL UNIQUE,"
+  "  name TEXT NOT NULL UNIQUE,"
+  "  machine TEXT NOT NULL,"
+  "  machine_arn TEXT NOT NULL,"
+  "  definition TEXT NOT NULL,"
+  "  input TEXT NOT NULL,"
+  "  status TEXT NOT NULL,"
+  "  output TEXT, error TEXT, cause TEXT,"
+  "  start_date TEXT NOT NULL, stop_date TEXT,"
+  "  express INTEGER NOT NULL DEFAULT 0);"
+  "CREATE INDEX executions_start ON executions(start_date, row);"
+  "CREATE TABLE events ("
+  "  execution INTEGER NOT NULL REFERENCES executions(row),"
+  "  id INTEGER NOT NULL,"
+  "  type TEXT NOT NULL,"
+  "  timestamp TEXT NOT NULL,"
+  "  previous_id INTEGER NOT NULL,"
+  "  event TEXT NOT NULL,"
+  "  PRIMARY KEY (execution, id)) WITHOUT ROWID;",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
+
+enum { Q_BEGIN, Q_COMMIT, Q_EVENT, Q_END, Q_COUNT };
+
+static const char *const queries[Q_COUNT] = {
+  [Q_BEGIN] = "BEGIN IMMEDIATE",
+  [Q_COMMIT] = "COMMIT",
+  [Q_EVENT] = "INSERT INTO events(execution, id, type, timestamp,"
+              " previous_id, event) VALUES (?, ?, ?, ?, ?, ?)",
+  [Q_END] = "UPDATE executions SET status = ?, output = ?, error = ?,"
+            " cause = ?, stop_date = ? WHERE row = ?",
+};
+
+struct store {
+  sqlite3 *db;
+  sqlite3_stmt *q[Q_COUNT];  /* prepared once, for the hot path */
+  bool in_tx;                /* a transaction is open */
+  buf_t dump;                /* reused to serialize events */
+  char *err;
+};
+
+static int fail(store_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail(store_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  free(s->err);
+  s->err = ms_vasprintf(fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int fail_db(store_t *s, const char *what) {
+  return fail(s, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+const char *store_errmsg(const store_t *s) {
+  return s->err ? s->err : "no error";
+}
+
+static int exec_sql(store_t *s, const char *sql, const char *what) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+  fail(s, "%s: %s", what, msg ? msg : sqlite3_errmsg(s->db));
+  sqlite3_free(msg);
+  return -1;
+}
+
+/* The version in schema_version (0 for a new file), or -1. */
+static int schema_version(store_t *s) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version",
+                         -1, &st, NULL) != SQLITE_OK)
+    return fail_db(s, "reading the schema version");
+  int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_finalize(st);
+  return v < 0 ? fail_db(s, "reading the schema version") : v;
+}
+
+static int migrate(store_t *s) {
+  if (exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_version("
+               "version INTEGER NOT NULL)", "creating the schema") < 0)
+    return -1;
+  int v = schema_version(s);
+  if (v < 0) return -1;
+  if (v == SCHEMA_VERSION) return 0;
+  if (v > SCHEMA_VERSION)
+    return fail(s, "the database has schema version %d; this moonstep "
+                "knows up to %d (a newer moonstep wrote it)", v,
+                SCHEMA_VERSION);
+  if (exec_sql(s, "BEGIN IMMEDIATE", "migrating the schema") < 0) return -1;
+  v = schema_version(s);  /* another process may have migrated meanwhile */
+  int rc = v < 0 ? -1 : 0;
+  for (; rc == 0 && v < SCHEMA_VERSION; v++)
+    rc = exec_sql(s, migrations[v], "migrating the schema");
+  if (rc == 0) {
+    char sql[96];
+    snprintf(sql, sizeof sql, "DELETE FROM schema_version; INSERT INTO "
+             "schema_version VALUES (%d)", SCHEMA_VERSION);
+    rc = exec_sql(s, sql, "migrating the schema");
+  }
+  if (rc == 0) return exec_sql(s, "COMMIT", "migrating the schema");
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return -1;
+}
+
+/* The default path's folder is made on demand; others must exist. */
+static int make_folder(const char *path, char **err) {
+  if (strcmp(path, STORE_DEFAULT_PATH)) return 0;
+  if (mkdir(".moonstep", 0777) == 0 || errno == EEXIST) return 0;
+  *err = ms_asprintf("cannot create the folder .moonstep: %s",
+                     strerror(errno));
+  return -1;
+}
+
+store_t *store_open(const char *path, bool sync_full, char **err) {
+  if (!path || !*path) path = STORE_DEFAULT_PATH;
+  if (make_folder(path, err) < 0) return NULL;
+  store_t *s = ms_calloc(1, sizeof *s);
+  buf_init(&s->dump);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+              SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+  if (rc != SQLITE_OK) {
+    fail(s, "%s", s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+  } else {
+    sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+    rc = exec_sql(s, "PRAGMA journal_mode=WAL", "setting WAL mode");
+    if (rc == 0)
+      rc = exec_sql(s, sync_full ? "PRAGMA synchronous=FULL"
+                                 : "PRAGMA synchronous=NORMAL",
+                    "setting synchronous");
+    if (rc == 0) rc = exec_sql(s, "PRAGMA foreign_keys=ON", "pragma");
+    if (rc == 0) rc = migrate(s);
+    for (int i = 0; rc == 0 && i < Q_COUNT; i++)
+      if (sqlite3_prepare_v3(s->db, queries[i], -1,
+                             SQLITE_PREPARE_PERSISTENT, &s->q[i],
+                             NULL) != SQLITE_OK)
+        rc = fail_db(s, "preparing a statement");
+    if (rc == 0) return s;
+  }
+  *err = ms_asprintf("cannot open the database %s: %s", path, s->err);
+  store_close(s);
+  return NULL;
+}
+
+void store_close(store_t *s) {
+  if (!s) return;
+  if (s->in_tx && s->db) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->q[i]);
+  sqlite3_close(s->db);
+  buf_free(&s->dump);
+  free(s->err);
+  free(s);
+}
+
+/* Run a prepared statement that returns no rows, then reset it. */
+static int run(store_t *s, int q, const char *what) {
+  sqlite3_stmt *st = s->q[q];
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : fail_db(s, what);
+}
+
+static int begin(store_t *s) {
+  if (s->in_tx) return 0;
+  if (run(s, Q_BEGIN, "beginning a transaction") < 0) return -1;
+  s->in_tx = true;
+  return 0;
+}
+
+int store_commit(store_t *s) {
+  if (!s->in_tx) return 0;
+  s->in_tx = false;
+  if (run(s, Q_COMMIT, "committing") == 0) return 0;
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return -1;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v) {
+  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+static const char *str_of(const json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
+
+/* Compact JSON text of v (NULL for NULL), malloc'd. */
+static char *text_of(const json_t *v) {
+  return v ? jsonx_dump(v, JSONX_COMPACT) : NULL;
+}
+
+int store_event(store_t *s, int64_t row, const json_t *event) {
+  if (begin(s) < 0) return -1;
+  sqlite3_stmt *st = s->q[Q_EVENT];
+  s->dump.len = 0;
+  if (jsonx_dump_buf(&s->dump, event, JSONX_COMPACT) < 0 ||
+      buf_putc(&s->dump, '\0') < 0)
+    return fail(s, "an event could not be serialized");
+  sqlite3_bind_int64(st, 1, row);
+  sqlite3_bind_int64(st, 2, json_integer_value(json_object_get(event,
+                                                                "id")));
+  bind_text(st, 3, str_of(event, "type"));
+  bind_text(st, 4, str_of(event, "timestamp"));
+  sqlite3_bind_int64(st, 5, json_integer_value(
+                                json_object_get(event, "previousEventId")));
+  sqlite3_bind_text(st, 6, s->dump.data, (int)s->dump.len - 1,
+                    SQLITE_STATIC);
+  return run(s, Q_EVENT, "recording an event");
+}
+
+int64_t store_exec_begin(store_t *s, const json_t *d, const char *machine,
+                         const char *definition, const json_t *events,
+                         bool *dup) {
+  *dup = false;
+  if (store_commit(s) < 0 || begin(s) < 0) return -1;
+  const char *name = str_of(d, "name");
+  sqlite3_stmt *st = NULL;
+  int64_t row = -1;
+  char *input = text_of(json_object_get(d, "input"));
+  if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM executions WHERE name = ?",
+                         -1, &st, NULL) != SQLITE_OK) {
+    fail_db(s, "looking up the name");
+    goto done;
+  }
+  bind_text(st, 1, name);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc == SQLITE_ROW) {
+    /* AWS's StartExecution answers ExecutionAlreadyExists for a closed
+     * execution's name whatever the input; the open-and-same-input case
+     * (idempotent on AWS) is not told apart here. */
+    *dup = true;
+    fail(s, "an execution named %s already exists "
+         "(ExecutionAlreadyExists)", name);
+    goto done;
+  }
+  if (rc != SQLITE_DONE) {
+    fail_db(s, "looking up the name");
+    goto done;
+  }
+  if (sqlite3_prepare_v2(s->db, "INSERT INTO executions(arn, name, machine,"
+                         " machine_arn, definition, input, status,"
+                         " start_date, express) VALUES"
+                         " (?, ?, ?, ?, ?, ?, 'RUNNING', ?, 0)", -1, &st,
+                         NULL) != SQLITE_OK) {
+    fail_db(s, "recording the execution");
+    goto done;
+  }
+  bind_text(st, 1, str_of(d, "executionArn"));
+  bind_text(st, 2, name);
+  bind_text(st, 3, machine);
+  bind_text(st, 4, str_of(d, "stateMachineArn"));
+  bind_text(st, 5, definition);
+  bind_text(st, 6, input ? input : "{}");
+  bind_text(st, 7, str_of(d, "startDate"));
+  rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE) {
+    fail_db(s, "recording the execution");
+    goto done;
+  }
+  row = sqlite3_last_insert_rowid(s->db);
+  size_t i;
+  json_t *ev;
+  json_array_foreach(events, i, ev) {
+    if (store_event(s, row, ev) < 0) {
+      row = -1;
+      goto done;
+    }
+  }
+  if (store_commit(s) < 0) row = -1;
+done:
+  sqlite3_finalize(st);
+  free(input);
+  if (row < 0 && s->in_tx) {
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_tx = false;
+  }
+  return row;
+}
+
+int store_exec_end(store_t *s, int64_t row, const json_t *d) {
+  if (begin(s) < 0) return -1;
+  sqlite3_stmt *st = s->q[Q_END];
+  char *output = text_of(json_object_get(d, "output"));
+  bind_text(st, 1, str_of(d, "status"));
+  bind_text(st, 2, output);
+  bind_text(st, 3, str_of(d, "error"));
+  bind_text(st, 4, str_of(d, "cause"));
+  bind_text(st, 5, str_of(d, "stopDate"));
+  sqlite3_bind_int64(st, 6, row);
+  int rc = run(s, Q_END, "recording the end of the execution");
+  free(output);
+  if (rc == 0) return store_commit(s);
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->in_tx = false;
+  return -1;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Parse stored JSON text; a value that does not parse stays a string. */
+static json_t *json_column(sqlite3_stmt *st, int i) {
+  const char *t = (const char *)sqlite3_column_text(st, i);
+  if (!t) return NULL;
+  json_t *v = jsonx_parse(t, (size_t)sqlite3_column_bytes(st, i), NULL);
+  return v ? v : json_string(t);
+}
+
+static void set_text(json_t *o, const char *key, sqlite3_stmt *st, int i) {
+  const char *t = (const char *)sqlite3_column_text(st, i);
+  if (t) json_object_set_new(o, key, json_string(t));
+}
+
+/* The row of execution id (ARN or name): > 0, 0 when there is none (with
+ * the message set), -1 on failure. */
+static int64_t find(store_t *s, const char *id) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT row FROM executions WHERE arn = ?1"
+                         " OR name = ?1", -1, &st, NULL) != SQLITE_OK)
+    return fail_db(s, "looking up the execution");
+  bind_text(st, 1, id);
+  int rc = sqlite3_step(st);
+  int64_t row = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW) return row;
+  if (rc == SQLITE_DONE) {
+    fail(s, "no execution named or with the ARN '%s'", id);
+    return 0;
+  }
+  return fail_db(s, "looking up the execution");
+}
+
+json_t *store_describe(store_t *s, const char *id, bool *missing) {
+  *missing = false;
+  int64_t row = find(s, id);
+  if (row <= 0) {
+    *missing = row == 0;
+    return NULL;
+  }
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT arn, machine_arn, name, status,"
+                         " start_date, stop_date, input, output, error,"
+                         " cause FROM executions WHERE row = ?", -1, &st,
+                         NULL) != SQLITE_OK) {
+    fail_db(s, "reading the execution");
+    return NULL;
+  }
+  sqlite3_bind_int64(st, 1, row);
+  json_t *d = NULL;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    d = json_object();
+    set_text(d, "executionArn", st, 0);
+    set_text(d, "stateMachineArn", st, 1);
+    set_text(d, "name", st, 2);
+    set_text(d, "status", st, 3);
+    set_text(d, "startDate", st, 4);
+    set_text(d, "stopDate", st, 5);
+    json_object_set_new(d, "input", json_column(st, 6));
+    json_t *out = json_column(st, 7);
+    if (out) json_object_set_new(d, "output", out);
+    set_text(d, "error", st, 8);
+    set_text(d, "cause", st, 9);
+  } else {
+    fail_db(s, "reading the execution");
+  }
+  sqlite3_finalize(st);
+  return d;
+}
+
+json_t *store_history(store_t *s, const char *id, bool reverse,
+                      bool *missing) {
+  *missing = false;
+  int64_t row = find(s, id);
+  if (row <= 0) {
+    *missing = row == 0;
+    return NULL;
+  }
+  sqlite3_stmt *st = NULL;
+  const char *sql = reverse
+      ? "SELECT event FROM events WHERE execution = ? ORDER BY id DESC"
+      : "SELECT event FROM events WHERE execution = ? ORDER BY id";
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    fail_db(s, "reading the history");
+    return NULL;
+  }
+  sqlite3_bind_int64(st, 1, row);
+  json_t *events = json_array();
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    json_array_append_new(events, json_column(st, 0));
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    json_decref(events);
+    fail_db(s, "reading the history");
+    return NULL;
+  }
+  return json_pack("{so}", "events", events);
+}
+
+json_t *store_list(store_t *s, const char *status, const char *machine) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT arn, machine_arn, name, status,"
+                         " start_date, stop_date FROM executions"
+                         " WHERE (?1 IS NULL OR status = ?1)"
+                         " AND (?2 IS NULL OR machine = ?2)"
+                         " ORDER BY start_date DESC, row DESC", -1, &st,
+                         NULL) != SQLITE_OK) {
+    fail_db(s, "listing executions");
+    return NULL;
+  }
+  bind_text(st, 1, status);
+  bind_text(st, 2, machine);
+  json_t *list = json_array();
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_t *e = json_object();
+    set_text(e, "executionArn", st, 0);
+    set_text(e, "stateMachineArn", st, 1);
+    set_text(e, "name", st, 2);
+    set_text(e, "status", st, 3);
+    set_text(e, "startDate", st, 4);
+    set_text(e, "stopDate", st, 5);
+    json_array_append_new(list, e);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    json_decref(list);
+    fail_db(s, "listing executions");
+    return NULL;
+  }
+  return json_pack("{so}", "executions", list);
+}

@@ -1,0 +1,59 @@
+/* store.h - the durable store: one SQLite file holding STANDARD
+ * executions (the definition they ran, input, status, output or error)
+ * and their AWS-shaped history events.
+ *
+ * Several processes share one file: WAL mode, a busy timeout, and every
+ * write transaction taken with BEGIN IMMEDIATE. Recording an execution
+ * writes its row at the start, then its events as they come, one
+ * transaction per transition (store_event opens it, store_commit closes
+ * it), and its final status at the end. This is the only file that
+ * includes sqlite3.h.
+ *
+ * Functions returning int give 0 on success and -1 on failure, with the
+ * message in store_errmsg.
+ */
+#ifndef MS_STORE_H
+#define MS_STORE_H
+
+#include "jsonx.h"
+
+typedef struct store store_t;
+
+#define STORE_DEFAULT_PATH ".moonstep/moonstep.db"
+
+/* Open (creating it, and its folder for the default path) and migrate the
+ * database at path; ":memory:" is a private in-memory database.
+ * sync_full: fsync at every commit (PRAGMA synchronous=FULL) instead of
+ * NORMAL. NULL with *err (malloc'd) on failure. */
+store_t *store_open(const char *path, bool sync_full, char **err);
+void store_close(store_t *s);
+const char *store_errmsg(const store_t *s);
+
+/* Recording. store_exec_begin writes the row of a new execution from its
+ * DescribeExecution-shaped object d (status RUNNING), with the machine's
+ * name and definition text, and its events so far (array, borrowed), in
+ * one transaction. A name already used fails with "an execution named X
+ * already exists" and *dup set. Returns the row id, or -1. */
+int64_t store_exec_begin(store_t *s, const json_t *d, const char *machine,
+                         const char *definition, const json_t *events,
+                         bool *dup);
+/* Append one event of execution row (opens the transaction if none is). */
+int store_event(store_t *s, int64_t row, const json_t *event);
+/* Commit the open transaction, if any. */
+int store_commit(store_t *s);
+/* Write the final status, output or error of d and commit. */
+int store_exec_end(store_t *s, int64_t row, const json_t *d);
+
+/* Reading. id is an execution ARN or name. Each returns a new reference,
+ * or NULL with store_errmsg set ("no execution named or with the ARN X"
+ * for an unknown id, *missing then true). */
+json_t *store_describe(store_t *s, const char *id, bool *missing);
+/* {"events": [...]} as GetExecutionHistory returns it; oldest first
+ * unless reverse. */
+json_t *store_history(store_t *s, const char *id, bool reverse,
+                      bool *missing);
+/* {"executions": [...]} as ListExecutions returns it, newest first;
+ * status and machine (state machine name) filter when not NULL. */
+json_t *store_list(store_t *s, const char *status, const char *machine);
+
+#endif
