@@ -15,16 +15,23 @@
 --   BENCH_LOOP=50000      loop iterations (2n+3 transitions)
 --   BENCH_TASKS=10000     Task invocations
 --   BENCH_MAP=10000       Map items
+--   BENCH_DURABLE=5000    loop iterations of the durable workload (STANDARD
+--                         history stays under AWS's 25,000 events)
 --   BENCH_ONLY=loop,map   run only these workloads (names in the table)
 --   MOONSTEP_BUILD=build  where moonstep.so, moonstep and bench/ are
 --   NODE=node             the Node.js binary for the peer
 -- A run with other settings than the defaults is saved as ...-quick.txt.
+--
+-- "durable" has no peer: it is the loop as a STANDARD execution recorded in
+-- a SQLite file against the same loop EXPRESS, both whole moonstep
+-- processes; its ratio is the share of EXPRESS speed kept (target 0.2).
 
 local BUILD = os.getenv("MOONSTEP_BUILD") or "build"
 local NODE = os.getenv("NODE") or "node"
 local LUA = os.getenv("LUA") or "lua5.4"
 
-local DEFAULTS = { runs = 5, loop = 50000, tasks = 10000, map = 10000 }
+local DEFAULTS = { runs = 5, loop = 50000, tasks = 10000, map = 10000,
+                   durable = 5000 }
 
 local function env_int(name, default)
   local v = os.getenv(name)
@@ -39,6 +46,7 @@ local cfg = {
   loop = env_int("BENCH_LOOP", DEFAULTS.loop),
   tasks = env_int("BENCH_TASKS", DEFAULTS.tasks),
   map = env_int("BENCH_MAP", DEFAULTS.map),
+  durable = env_int("BENCH_DURABLE", DEFAULTS.durable),
 }
 
 local only
@@ -48,7 +56,7 @@ if (os.getenv("BENCH_ONLY") or "") ~= "" then
 end
 local quick = only ~= nil or cfg.runs ~= DEFAULTS.runs
   or cfg.loop ~= DEFAULTS.loop or cfg.tasks ~= DEFAULTS.tasks
-  or cfg.map ~= DEFAULTS.map
+  or cfg.map ~= DEFAULTS.map or cfg.durable ~= DEFAULTS.durable
 
 -- ---- processes ---------------------------------------------------------
 
@@ -128,6 +136,7 @@ local function ms(seconds)
 end
 
 local function times(x)
+  if x < 1 then return string.format("%.2fx", x) end
   if x >= 100 then return string.format("%.0fx", x) end
   return string.format("%.1fx", x)
 end
@@ -135,6 +144,9 @@ end
 local function mb(kb) return string.format("%.1f", kb / 1024) end
 
 -- ---- the workloads -----------------------------------------------------
+
+-- The durable workload's database: a fresh file for this bench run.
+local DURABLE_DB = os.tmpname() .. ".db"
 
 local function ours_inproc(name, size)
   return { LUA, "bench/ours.lua", name, tostring(size) }
@@ -164,11 +176,19 @@ local WORKLOADS = {
     ours = { BUILD .. "/moonstep", "run", "bench/workloads/startup.asl.json",
              "--input", "{}", "--express" },
     peer = peer("startup", 0), target = 50, rss_target_mb = 10 },
+  { name = "durable", units = 2 * cfg.durable + 3, unit = "transitions",
+    whole = true, peer_label = "EXPRESS",
+    ours = { BUILD .. "/moonstep", "run", "bench/workloads/loop.asl.json",
+             "--input", string.format('{"n": %d}', cfg.durable),
+             "--db", DURABLE_DB },
+    peer = { BUILD .. "/moonstep", "run", "bench/workloads/loop.asl.json",
+             "--input", string.format('{"n": %d}', cfg.durable),
+             "--express" },
+    target = 0.2 },
 }
 
 -- Waiting for other issues: printed as "not yet" rows.
 local NOT_YET = {
-  { name = "durable", why = "STANDARD with SQLite history (store issue)" },
   { name = "csv-ingest", why = "vs sqlite3 .import (csv issue)" },
   { name = "tables", why = "vs sqlite3 batch write (tables issue)" },
 }
@@ -207,8 +227,9 @@ local function describe_machine()
               .. (peer_pkg:match('"version"%s*:%s*"([^"]+)"') or "?")
               .. " on node " .. first_line(NODE .. " --version") },
     { "config", string.format(
-        "BENCH_RUNS=%d BENCH_LOOP=%d BENCH_TASKS=%d BENCH_MAP=%d",
-        cfg.runs, cfg.loop, cfg.tasks, cfg.map) },
+        "BENCH_RUNS=%d BENCH_LOOP=%d BENCH_TASKS=%d BENCH_MAP=%d "
+        .. "BENCH_DURABLE=%d",
+        cfg.runs, cfg.loop, cfg.tasks, cfg.map, cfg.durable) },
   }
 end
 
@@ -295,6 +316,7 @@ local function main()
       local ours, theirs
       if w.whole then
         ours, theirs = ms(f.ours_t), ms(f.peer_t)
+        if w.peer_label then theirs = w.peer_label .. " " .. theirs end
       else
         ours, theirs = rate(w.units, f.ours_t), rate(w.units, f.peer_t)
       end
