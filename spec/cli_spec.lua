@@ -6,37 +6,13 @@
 package.path = "./spec/?.lua;" .. package.path
 local json = require "conformance"  -- its exact JSON decoder and equal
 
-local BIN = (os.getenv("MOONSTEP_BUILD") or "build") .. "/moonstep"
-
-local function shquote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local support = require "support"
+local shquote, slurp, spit = support.shquote, support.slurp, support.spit
 
 local tmp -- a scratch folder for this file
 
 -- Run the binary with argument list args; returns stdout, stderr, status.
-local function moonstep(args)
-  local q = {}
-  for i, a in ipairs(args) do q[i] = shquote(a) end
-  local out, err = tmp .. "/stdout", tmp .. "/stderr"
-  local _, how, code = os.execute(string.format("%s %s >%s 2>%s </dev/null",
-    shquote(BIN), table.concat(q, " "), shquote(out), shquote(err)))
-  if how == "signal" then code = 128 + code end
-  return slurp(out), slurp(err), code
-end
+local function moonstep(args) return support.run(tmp, args) end
 
 -- Write a definition to the scratch folder; returns its path.
 local function definition(name, text)
@@ -72,17 +48,12 @@ local INVALID = [[{
 
 describe("moonstep CLI #binary", function()
   setup(function()
-    local p = io.popen("mktemp -d /tmp/moonstep-cli-spec.XXXXXX")
-    tmp = p:read("l")
-    p:close()
-    assert.truthy(tmp and tmp ~= "", "mktemp failed")
-    local f = io.open(BIN, "rb")
-    assert.truthy(f, BIN .. " is missing: run make first")
-    f:close()
+    tmp = support.tmpdir("cli-spec")
+    support.require_binary()
   end)
 
   teardown(function()
-    if tmp then os.execute("rm -rf " .. shquote(tmp)) end
+    support.rmtree(tmp)
   end)
 
   it("run prints the output of a Pass machine and exits 0", function()
@@ -226,7 +197,7 @@ describe("moonstep CLI #binary", function()
       local q = {}
       for i, a in ipairs(args) do q[i] = shquote(a) end
       local _, how, code = os.execute(string.format(
-        "%s %s >/dev/full 2>%s </dev/null", shquote(BIN),
+        "%s %s >/dev/full 2>%s </dev/null", shquote(support.BIN),
         table.concat(q, " "), shquote(tmp .. "/stderr")))
       assert.are.equal("exit", how)
       assert.are.equal(1, code, args[1])

@@ -7,41 +7,16 @@
 package.path = "./spec/?.lua;" .. package.path
 local json = require "conformance"  -- its exact JSON decoder and equal
 
-local BIN = (os.getenv("MOONSTEP_BUILD") or "build") .. "/moonstep"
-
-local function shquote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local support = require "support"
+local shquote, slurp, spit = support.shquote, support.slurp, support.spit
 
 local tmp -- a scratch folder for this file
-local bin -- BIN as an absolute path (some cases run in another folder)
 
 -- Run the binary with argument list args (env: a prefix such as
 -- "MOONSTEP_DB=x", dir: the working folder); returns stdout, stderr,
 -- status.
 local function moonstep(args, env, dir)
-  local q = {}
-  for i, a in ipairs(args) do q[i] = shquote(a) end
-  local out, err = tmp .. "/stdout", tmp .. "/stderr"
-  local _, how, code = os.execute(string.format(
-    "%s%s %s %s >%s 2>%s </dev/null",
-    dir and ("cd " .. shquote(dir) .. " && ") or "", env or "",
-    shquote(bin), table.concat(q, " "), shquote(out), shquote(err)))
-  if how == "signal" then code = 128 + code end
-  return slurp(out), slurp(err), code
+  return support.run(tmp, args, env, dir)
 end
 
 local PASS = [[{"StartAt": "Hello", "States": {
@@ -74,15 +49,8 @@ local n_db = 0
 
 describe("moonstep store #binary", function()
   setup(function()
-    local p = io.popen("mktemp -d /tmp/moonstep-store-spec.XXXXXX")
-    tmp = p:read("l")
-    p:close()
-    assert.truthy(tmp and tmp ~= "", "mktemp failed")
-    assert.truthy(io.open(BIN, "rb"), BIN .. " is missing: run make first")
-    p = io.popen("pwd")
-    local cwd = p:read("l")
-    p:close()
-    bin = BIN:sub(1, 1) == "/" and BIN or cwd .. "/" .. BIN
+    tmp = support.tmpdir("store-spec")
+    support.require_binary()
     spit(tmp .. "/pass.asl.json", PASS)
     spit(tmp .. "/fail.asl.json", FAIL)
     spit(tmp .. "/ptm.asl.json", PTM)
@@ -93,7 +61,7 @@ describe("moonstep store #binary", function()
   end)
 
   teardown(function()
-    if tmp then os.execute("rm -rf " .. shquote(tmp)) end
+    support.rmtree(tmp)
   end)
 
   before_each(function()
@@ -283,13 +251,14 @@ describe("moonstep store #binary", function()
       cmds[#cmds + 1] = string.format(
         "( %s run %s --db %s --name p%d --input '{\"n\": 600}' " ..
         ">%s/p%d.out 2>%s/p%d.err; echo $? >%s/p%d.rc ) &",
-        shquote(bin), shquote(tmp .. "/loop.asl.json"), shquote(db), i,
-        tmp, i, tmp, i, tmp, i)
+        shquote(support.BIN), shquote(tmp .. "/loop.asl.json"),
+        shquote(db), i, tmp, i, tmp, i, tmp, i)
     end
     for i = 1, 3 do
       cmds[#cmds + 1] = string.format(
         "( %s executions list --db %s >/dev/null 2>%s/l%d.err; " ..
-        "echo $? >%s/l%d.rc ) &", shquote(bin), shquote(db), tmp, i, tmp, i)
+        "echo $? >%s/l%d.rc ) &", shquote(support.BIN), shquote(db), tmp, i,
+        tmp, i)
     end
     os.execute(table.concat(cmds, "\n") .. "\nwait")
     for i = 1, 4 do
