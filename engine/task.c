@@ -58,8 +58,8 @@
  *  - A result over MS_PAYLOAD_MAX -> States.DataLimitExceeded naming the
  *    resource ('lambda' for lambda:invoke, as AWS does).
  *  - Speed: a Resource is resolved and its tasks/NAME.json read once, then
- *    cached with the Lua tables its calls reuse (os.getenv's table, the
- *    context table: each call sets only the fields that change). Files are
+ *    cached with the Lua tables its calls reuse (os.getenv's table; the
+ *    template each call's own context table is copied from). Files are
  *    checked (a stat: mtime and size) at a function's first call in each
  *    execution and then at most every CHECK_S (0.1) seconds, for the
  *    handler's .lua (luahost.c) and its .json alike: a changed file is used
@@ -119,7 +119,7 @@ typedef struct fn {
   /* Lua registry refs, 0 = not built yet (luaL_ref never returns 0) */
   int env_ref;        /* os.getenv's table (push_env) */
   char env_region[32];  /* the region it holds */
-  int ctx_ref;        /* the context table (push_context) */
+  int ctx_ref;        /* the context template (push_context) */
   uint64_t ctx_epoch; /* host epoch its execution fields are from */
 } fn_t;
 
@@ -198,6 +198,10 @@ static const struct {
   {is_lambda_arn, TASK_LAMBDA_ARN},
   {is_lua, TASK_LUA},
 };
+
+bool task_waits_for_token(const char *resource) {
+  return resource && strcmp(resource, INVOKE_ARN TOKEN_SUFFIX) == 0;
+}
 
 task_kind_t task_kind(const char *resource) {
   if (!resource) return TASK_UNKNOWN;
@@ -743,18 +747,20 @@ static void set_opt(lua_State *L, const char *key, const char *v) {
   lua_setfield(L, -2, key);
 }
 
-/* Push fn's context table. It is the function's own, made at its first
- * call and reused: each call sets the fields that change (request id, log
- * stream, execution, state, retry count); the others (names, memory, the
- * two functions) were set when it was made, so a handler should not write
- * to it. */
+/* Push a new context table for this call, as Lambda gives each invocation
+ * its own: a handler that writes to it (or removes a field) changes
+ * nothing for the next call. It is copied from fn's template, made at the
+ * function's first call with the fields that never change (names,
+ * memory, the two functions) and given the execution's when that
+ * changes; the fields of the call itself (request id, log stream, state,
+ * retry count) are then set on the copy. */
 static void push_context(task_host_t *h, const task_call_t *c, fn_t *fn,
                          const call_t *k) {
   lua_State *L = luahost_state(h->lh);
   if (fn->ctx_ref) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, fn->ctx_ref);
   } else {
-    lua_createtable(L, 0, 14);
+    lua_createtable(L, 0, 10);
     set_str(L, "function_name", fn->name);
     set_str(L, "function_version", "$LATEST");
     set_str(L, "invoked_function_arn", fn->arn);
@@ -772,18 +778,27 @@ static void push_context(task_host_t *h, const task_call_t *c, fn_t *fn,
     fn->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     fn->ctx_epoch = 0;  /* no execution's: the epoch starts at 1 */
   }
-  set_str(L, "aws_request_id", k->reqid);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, fn->env_ref);  /* made by push_env */
-  lua_getfield(L, -1, "AWS_LAMBDA_LOG_STREAM_NAME");
-  lua_setfield(L, -3, "log_stream_name");
-  lua_pop(L, 1);
   if (fn->ctx_epoch != h->epoch) {  /* the execution changed */
     set_opt(L, "execution_id", ctx_str(c->context, "Execution", "Id"));
     set_opt(L, "execution_name", ctx_str(c->context, "Execution", "Name"));
     fn->ctx_epoch = h->epoch;
   }
+  int tmpl = lua_gettop(L);
+  lua_createtable(L, 0, 16);  /* the call's own copy */
+  lua_pushnil(L);
+  while (lua_next(L, tmpl)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_remove(L, tmpl);
+  set_str(L, "aws_request_id", k->reqid);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, fn->env_ref);  /* made by push_env */
+  lua_getfield(L, -1, "AWS_LAMBDA_LOG_STREAM_NAME");
+  lua_setfield(L, -3, "log_stream_name");
+  lua_pop(L, 1);
   const char *sn = json_string_value(json_object_get(k->state, "Name"));
-  set_opt(L, "state_name", sn ? sn : c->state_name);
+  set_str(L, "state_name", sn ? sn : c->state_name);
   json_t *rc = json_object_get(k->state, "RetryCount");
   lua_pushinteger(L, json_is_integer(rc) ? json_integer_value(rc) : 0);
   lua_setfield(L, -2, "retry_count");
@@ -1185,12 +1200,8 @@ static json_t *wrap(json_t *payload_take, int status, const call_t *k,
 }
 
 static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
-  if (strcmp(c->resource, INVOKE_ARN) != 0) {
-    fault_runtime(f, "The resource '%s' is not supported yet: moonstep "
-                  "does not implement the task token pattern for "
-                  "lambda:invoke", c->resource);
-    return NULL;
-  }
+  /* .waitForTaskToken invokes the same way; the interpreter ignores the
+   * result and waits for the token (exec.c) */
   json_t *in = c->input;
   const char *fname = json_string_value(json_object_get(in, "FunctionName"));
   if (!json_is_object(in) || !fname) {

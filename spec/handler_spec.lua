@@ -296,6 +296,76 @@ end }
     assert.are.equal("none", engine:run(task_def("Cfg"), {}).output)
     engine:close()
   end)
+  -- R3 review: the context table was one per function, reused, so what a
+  -- handler wrote to it (or removed) leaked into later calls.
+  it("context: each call gets its own; a handler's writes do not leak",
+     function()
+    local dir = tasks{ ["Ctx.lua"] = [[
+return { handler = function(e, ctx)
+  local seen = { mark = ctx.mark, state = ctx.state_name,
+                 exec = ctx.execution_name, log = type(ctx.log),
+                 left = type(ctx.get_remaining_time_in_millis) }
+  ctx.mark = "written"
+  ctx.execution_name, ctx.state_name, ctx.log = "x", "y", nil
+  ctx.get_remaining_time_in_millis = nil
+  return seen
+end }
+]] }
+    local def = string.format([[{"StartAt": "A", "States": {
+      "A": {"Type": "Task", "Resource": "%sCtx", "ResultPath": "$.a",
+            "Next": "B"},
+      "B": {"Type": "Task", "Resource": "%sCtx", "ResultPath": "$.b",
+            "End": true}}}]], ARN, ARN)
+    local engine = moonstep.engine{ tasks_dir = dir }
+    for _, name in ipairs{ "one", "two" } do
+      local d = engine:run(def, {}, { name = name })
+      assert.are.equal("SUCCEEDED", d.status)
+      for state, seen in pairs{ A = d.output.a, B = d.output.b } do
+        assert.are.same({ state = state, exec = name, log = "function",
+                          left = "function" }, seen)
+      end
+    end
+    engine:close()
+  end)
+
+  it("cache: more functions than it holds keep their results and warm "
+     .. "state (LRU eviction), by ARN and by lambda:invoke", function()
+    local files = {}
+    for i = 1, 80 do
+      files["F" .. i .. ".lua"] = "local n = 0\nreturn { handler = " ..
+        "function() n = n + 1 return {" .. i .. ", n} end }"
+    end
+    local dir = tasks(files)
+    local states = {}
+    for idx = 1, 240 do
+      states[#states + 1] = string.format(
+        '"S%d": {"Type": "Task", "Resource": "%sF%d", "ResultPath": ' ..
+        '"$.r%d", %s}', idx, ARN, (idx - 1) % 80 + 1, idx,
+        idx < 240 and string.format('"Next": "S%d"', idx + 1)
+                  or '"End": true')
+    end
+    local engine = moonstep.engine{ tasks_dir = dir }
+    local d = engine:run('{"StartAt": "S1", "States": {' ..
+                         table.concat(states, ", ") .. "}}", {})
+    assert.are.equal("SUCCEEDED", d.status)
+    for idx = 1, 240 do
+      assert.are.same({ (idx - 1) % 80 + 1, (idx - 1) // 80 + 1 },
+                      d.output["r" .. idx])
+    end
+    local names = {}
+    for i = 1, 80 do names[i], names[80 + i] = "F" .. i, "F" .. i .. ":q" end
+    d = engine:run([[{"StartAt": "M", "States": {"M": {"Type": "Map",
+      "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName.$": "$"}, "OutputPath": "$.Payload",
+        "End": true}}}, "End": true}}}]], names)
+    assert.are.equal("SUCCEEDED", d.status)
+    for idx = 1, 160 do
+      assert.are.same({ (idx - 1) % 80 + 1, (idx - 1) // 80 + 4 },
+                      d.output[idx])
+    end
+    engine:close()
+  end)
 end)
 
 describe("task runtime through the binary #binary", function()
