@@ -186,6 +186,55 @@ static void record_event(void *ud, const json_t *event) {
     r->failed = true;
 }
 
+/* Task tokens of a recorded run live in the store, so another process
+ * (moonstep send-task-success ...) can complete them. */
+static bool record_token_open(void *ud, const char *token, char **why) {
+  recorder_t *r = ud;
+  if (r->row > 0 && store_token_open(r->s, r->row, token) == 0) return true;
+  *why = ms_strdup(r->row > 0 ? store_errmsg(r->s)
+                              : "the execution is not recorded yet");
+  return false;
+}
+
+static int record_token_poll(void *ud, const char *token, int64_t *beats,
+                             json_t **output, fault_t *f) {
+  recorder_t *r = ud;
+  store_token_t t;
+  if (store_token_check(r->s, token, &t) < 0) {
+    fault_runtime(f, "reading the task token: %s", store_errmsg(r->s));
+    return EXEC_TOKEN_ERROR;
+  }
+  int rc = EXEC_TOKEN_WAITING;
+  switch (t.status) {
+  case STORE_TOKEN_WAITING:
+    *beats = t.heartbeats;
+    break;
+  case STORE_TOKEN_SUCCEEDED:
+    *output = t.output ? jsonx_parse(t.output, strlen(t.output), NULL)
+                       : NULL;
+    if (!*output) *output = json_null();
+    rc = EXEC_TOKEN_SUCCEEDED;
+    break;
+  case STORE_TOKEN_FAILED:
+    fault_set(f, t.error ? t.error : "", t.cause ? "%s" : NULL, t.cause);
+    rc = EXEC_TOKEN_FAILED;
+    break;
+  default:
+    fault_runtime(f, "the task token %s is no longer in the database",
+                  token);
+    rc = EXEC_TOKEN_ERROR;
+  }
+  store_token_free(&t);
+  return rc;
+}
+
+static void record_token_close(void *ud, const char *token) {
+  recorder_t *r = ud;
+  if (!r->failed && (store_token_close(r->s, token) < 0 ||
+                     store_commit(r->s) < 0))
+    r->failed = true;
+}
+
 /* Drive x to the end, committing each transition; false on a store
  * failure (the execution is left RUNNING in the store). */
 static bool run_recorded(ms_engine_t *e, ms_machine_t *m, exec_t *x,
@@ -224,6 +273,9 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
     .express = o->express, .name = o->name, .machine_name = o->machine_name,
     .mock = o->mock, .mock_ud = o->mock_ud,
     .on_event = record ? record_event : NULL, .hook_ud = &rec,
+    .token_open = record ? record_token_open : NULL,
+    .token_poll = record ? record_token_poll : NULL,
+    .token_close = record ? record_token_close : NULL,
     .stream_events = true,
   };
   if (record) rec.pending = json_array();
@@ -273,6 +325,43 @@ json_t *ms_executions_list(ms_engine_t *e, const char *status,
                            const char *machine) {
   if (!store_of(e, NULL)) return NULL;
   return passed(e, store_list(e->store, status, machine), NULL, false);
+}
+
+int ms_task_send(ms_engine_t *e, ms_token_op_t op, const char *token,
+                 json_t *output, const char *error, const char *cause,
+                 const char **code) {
+  *code = NULL;
+  if (!store_of(e, NULL)) return -1;
+  /* AWS's answers (SendTaskSuccess and friends): InvalidToken for a
+   * token that is not one, TaskDoesNotExist for one it does not know,
+   * TaskTimedOut for one already closed */
+  if (!token || strncmp(token, "mstt1-", 6) != 0) {
+    *code = "InvalidToken";
+    set_error(e, "Invalid Token: 'Invalid token'");
+    return -1;
+  }
+  char *out = output ? jsonx_dump(output, JSONX_COMPACT) : NULL;
+  store_token_status_t to = op == MS_TOKEN_SUCCESS ? STORE_TOKEN_SUCCEEDED
+                            : op == MS_TOKEN_FAILURE ? STORE_TOKEN_FAILED
+                            : STORE_TOKEN_WAITING;
+  store_token_status_t was;
+  int rc = store_token_send(e->store, token, to, out, error, cause, &was);
+  free(out);
+  if (rc < 0) {
+    set_error(e, store_errmsg(e->store));
+    return -1;
+  }
+  if (was == STORE_TOKEN_MISSING) {
+    *code = "TaskDoesNotExist";
+    set_error(e, "Task Does Not Exist: 'Provided task does not exist'");
+    return -1;
+  }
+  if (was != STORE_TOKEN_WAITING) {
+    *code = "TaskTimedOut";
+    set_error(e, "Task Timed Out: 'Provided task does not exist anymore'");
+    return -1;
+  }
+  return 0;
 }
 
 /* Mocks: thin over mock.c. */

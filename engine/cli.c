@@ -644,6 +644,80 @@ static int cmd_history(int argc, char **argv) {
   return MS_EXIT_OK;
 }
 
+/* ---- task tokens -------------------------------------------------------- */
+
+/* send-task-success / -failure / -heartbeat: complete (or keep alive) a
+ * waiting .waitForTaskToken Task through the database its run records
+ * in. An unknown or closed token exits 2 with AWS's error name. */
+static int send_task(const char *cmd, ms_token_op_t op, int argc,
+                     char **argv) {
+  const char *token = NULL, *out_arg = NULL, *error = NULL, *cause = NULL;
+  const char *db = NULL;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    bool more = i + 1 < argc;
+    if (!strcmp(a, "--token") && more) token = argv[++i];
+    else if (!strcmp(a, "--db") && more) db = argv[++i];
+    else if (op == MS_TOKEN_SUCCESS && !strcmp(a, "--output") && more)
+      out_arg = argv[++i];
+    else if (op == MS_TOKEN_FAILURE && !strcmp(a, "--error") && more)
+      error = argv[++i];
+    else if (op == MS_TOKEN_FAILURE && !strcmp(a, "--cause") && more)
+      cause = argv[++i];
+    else {
+      fprintf(stderr, "%s: %s: unknown or incomplete option '%s'\n"
+              "Try '%s help' for usage.\n", progname, cmd, a, progname);
+      return MS_EXIT_USAGE;
+    }
+  }
+  if (!token) {
+    fprintf(stderr, "%s: %s: missing --token\n", progname, cmd);
+    return MS_EXIT_USAGE;
+  }
+  if (op == MS_TOKEN_SUCCESS && !out_arg) {
+    fprintf(stderr, "%s: %s: missing --output\n", progname, cmd);
+    return MS_EXIT_USAGE;
+  }
+  json_t *output = out_arg ? json_arg("--output", out_arg) : NULL;
+  if (out_arg && !output) return MS_EXIT_USAGE;
+  ms_engine_t *e = NULL;
+  int rc = open_db(db, &e);
+  if (rc == MS_EXIT_OK) {
+    const char *code = NULL;
+    if (!e) {
+      /* nothing was ever recorded there: no token can exist */
+      code = strncmp(token, "mstt1-", 6) ? "InvalidToken"
+                                         : "TaskDoesNotExist";
+      fprintf(stderr, "%s: %s: %s\n", progname, code,
+              !strcmp(code, "InvalidToken")
+                  ? "Invalid Token: 'Invalid token'"
+                  : "Task Does Not Exist: 'Provided task does not "
+                    "exist'");
+      rc = MS_EXIT_USAGE;
+    } else if (ms_task_send(e, op, token, output, error, cause,
+                            &code) < 0) {
+      fprintf(stderr, "%s: %s%s%s\n", progname, code ? code : "",
+              code ? ": " : "", ms_engine_error(e));
+      rc = code ? MS_EXIT_USAGE : MS_EXIT_FAILED;
+    }
+  }
+  ms_engine_free(e);
+  json_decref(output);
+  return rc;
+}
+
+static int cmd_send_success(int argc, char **argv) {
+  return send_task("send-task-success", MS_TOKEN_SUCCESS, argc, argv);
+}
+
+static int cmd_send_failure(int argc, char **argv) {
+  return send_task("send-task-failure", MS_TOKEN_FAILURE, argc, argv);
+}
+
+static int cmd_send_heartbeat(int argc, char **argv) {
+  return send_task("send-task-heartbeat", MS_TOKEN_HEARTBEAT, argc, argv);
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct command {
@@ -678,6 +752,15 @@ static const struct command {
    "      its events: a table in a terminal, else GetExecutionHistory's\n"
    "      JSON"},
   {"output", cmd_output, "output ID\n      its output"},
+  {"send-task-success", cmd_send_success,
+   "send-task-success --token T --output JSON|@FILE\n"
+   "      complete a waiting .waitForTaskToken Task with its result"},
+  {"send-task-failure", cmd_send_failure,
+   "send-task-failure --token T [--error E] [--cause C]\n"
+   "      fail a waiting Task (Retry and Catch apply)"},
+  {"send-task-heartbeat", cmd_send_heartbeat,
+   "send-task-heartbeat --token T\n"
+   "      tell a waiting Task with HeartbeatSeconds its worker is alive"},
   {"help", cmd_help, "help\n      show this help"},
 };
 

@@ -30,6 +30,8 @@ typedef enum {
   AT_CHILDREN_DONE,  /* every child finished, or one failed */
   AT_FAIL,           /* fail at once with the pending fault (a child whose
                         ItemSelector failed, queued to keep stacks flat) */
+  AT_TOKEN,          /* a .waitForTaskToken Task waits for its token: out
+                        of the scheduler, on the execution's waiting list */
 } stage_t;
 
 typedef struct frame frame_t;
@@ -53,6 +55,14 @@ struct frame {
   size_t nattempts;
 
   fault_t pending;        /* AT_FAIL: the fault to fail with */
+
+  /* AT_TOKEN: the token this frame waits for and its deadlines (on the
+   * execution's clock; INFINITY = none) */
+  char *token;
+  double hb_seconds;      /* HeartbeatSeconds (0 = none) */
+  double hb_deadline, to_deadline;
+  int64_t beats;          /* heartbeats seen */
+  frame_t *wprev, *wnext; /* the waiting list */
 
   /* A Distributed Map iteration is a child execution with a history of its
    * own: its events do not go into (or count against) the parent's. */
@@ -97,6 +107,12 @@ struct exec {
   void (*on_step)(void *ud, const exec_t *x);  /* after each transition */
   char *failed_state;          /* where an uncaught failure came from */
   void *hook_ud;
+  /* task tokens (see exec_opts_t) */
+  bool (*token_open)(void *, const char *, char **);
+  int (*token_poll)(void *, const char *, int64_t *, json_t **, fault_t *);
+  void (*token_close)(void *, const char *);
+  frame_t *waiting;            /* frames in AT_TOKEN */
+  double next_poll;            /* wall clock time of the next look */
 };
 
 /* ---- clock and identity ------------------------------------------------ */
@@ -150,6 +166,55 @@ static void sleep_until(frame_t *f, double when) {
 
 static void unqueue(frame_t *f) { sched_remove(&f->x->sched, &f->item); }
 
+/* ---- task tokens --------------------------------------------------------- */
+
+/* A frame starts waiting for token (stolen, already opened). */
+static void token_wait(frame_t *f, char *token) {
+  exec_t *x = f->x;
+  unqueue(f);
+  f->token = token;
+  f->stage = AT_TOKEN;
+  f->beats = 0;
+  f->wprev = NULL;
+  f->wnext = x->waiting;
+  if (x->waiting) x->waiting->wprev = f;
+  x->waiting = f;
+  double soon = sched_wall_now() + EXEC_TOKEN_POLL_S;
+  if (x->next_poll <= 0 || x->next_poll > soon) x->next_poll = soon;
+}
+
+/* f no longer waits (done, timed out or cancelled); the token is closed
+ * unless it was completed (completed: the caller says so by clearing
+ * f->token's status first, see token_done). */
+static void token_unlink(frame_t *f) {
+  exec_t *x = f->x;
+  if (f->wprev) f->wprev->wnext = f->wnext; else x->waiting = f->wnext;
+  if (f->wnext) f->wnext->wprev = f->wprev;
+  f->wprev = f->wnext = NULL;
+  free(f->token);
+  f->token = NULL;
+}
+
+static void token_stop(frame_t *f) {
+  if (!f->token) return;
+  if (f->x->token_close) f->x->token_close(f->x->hook_ud, f->token);
+  token_unlink(f);
+}
+
+/* Point $$.Task.Token at token, or drop $$.Task (token NULL); the
+ * context is copied first when a value captured it. */
+static void context_token(frame_t *f, const char *token) {
+  if (f->ctx->refcount > 1) {
+    json_t *ctx = json_copy(f->ctx);
+    json_decref(f->ctx);
+    f->ctx = ctx;
+  }
+  if (token)
+    json_object_set_new(f->ctx, "Task", json_pack("{ss}", "Token", token));
+  else
+    json_object_del(f->ctx, "Task");
+}
+
 /* ---- frames -------------------------------------------------------------- */
 
 static void frame_free(frame_t *f);
@@ -178,8 +243,11 @@ static void kids_reset(frame_t *f) {
   f->tol_count = -1;
 }
 
+static void token_stop(frame_t *f);
+
 static void frame_free(frame_t *f) {
   if (!f) return;
+  token_stop(f);
   unqueue(f);
   kids_reset(f);
   json_decref(f->input);
@@ -708,7 +776,45 @@ static void run_task(frame_t *f) {
     }
     json_decref(found);
   }
-  if (!apply_parameters(f, &e)) {
+  /* the callback pattern: a token in $$.Task.Token for Parameters */
+  bool callback = task_waits_for_token(st->resource);
+  double heartbeat = 0;
+  char *token = NULL;
+  if (callback) {
+    if (x->express) {
+      /* AWS: EXPRESS workflows support only Request Response (its
+       * CreateStateMachine rejects the definition; moonstep checks when
+       * the Task runs, as the type is not known when validating) */
+      fault_runtime(&e, "The resource '%s' uses the .waitForTaskToken "
+                    "integration pattern, which EXPRESS state machines "
+                    "do not support", st->resource);
+      fail_now(f, &e);
+      return;
+    }
+    if (st->heartbeat_seconds.present) {
+      json_t *found;
+      if (!num_value(f, &st->heartbeat_seconds, &heartbeat, &found) ||
+          heartbeat <= 0) {
+        fault_runtime(&e, "The HeartbeatSecondsPath parameter does not "
+                      "reference a positive integer: %s",
+                      st->heartbeat_seconds.path
+                          ? jpath_text(st->heartbeat_seconds.path) : "");
+        json_decref(found);
+        fail_now(f, &e);
+        return;
+      }
+      json_decref(found);
+    }
+    char *a = uuid4(&x->rng), *b = uuid4(&x->rng);
+    token = ms_asprintf("mstt1-%s-%s", a, b);
+    free(a);
+    free(b);
+    context_token(f, token);
+  }
+  bool params_ok = apply_parameters(f, &e);
+  if (!params_ok) {
+    if (token) context_token(f, NULL);
+    free(token);
     fail_now(f, &e);
     return;
   }
@@ -732,6 +838,9 @@ static void run_task(frame_t *f) {
     if (timeout > 0)
       json_object_set_new(d, "timeoutInSeconds",
                           json_integer((json_int_t)timeout));
+    if (heartbeat > 0)
+      json_object_set_new(d, "heartbeatInSeconds",
+                          json_integer((json_int_t)heartbeat));
   }
   snprintf(type, sizeof type, "%sScheduled", pre);
   emit(f, type, lambda ? "lambdaFunctionScheduledEventDetails"
@@ -746,12 +855,45 @@ static void run_task(frame_t *f) {
   task_call_t call = {st->resource, st->name, f->effective, f->ctx, timeout,
                       NULL, NULL};
   json_t *result = NULL;
+  bool waits = false;  /* the callback's token is open: wait for it */
+  double called = now(x);
+  char *why = NULL;
   if (x->mock && x->mock(x->mock_ud, st->name, f->effective, &result, &e))
-    ; /* the mock answered: result or e */
+    ; /* the mock answered (result or e); with a token, as Step Functions
+       * Local does, the mocked response is the callback's */
   else if (!x->tasks)
     fault_runtime(&e, "no task host to run resource '%s'", st->resource);
-  else
+  else if (token && !x->token_open)
+    fault_runtime(&e, "The resource '%s' needs the durable store (run "
+                  "with --db) so its task token can be completed",
+                  st->resource);
+  else if (token && !x->token_open(x->hook_ud, token, &why)) {
+    fault_runtime(&e, "The task token could not be recorded: %s",
+                  why ? why : "unknown error");
+    free(why);
+  } else {
+    waits = token != NULL;
     result = task_run(x->tasks, &call, &e);
+  }
+  if (token) context_token(f, NULL);
+  if (!result && waits && x->token_close)
+    x->token_close(x->hook_ud, token);
+  if (result && waits) {
+    /* the call's result is recorded, then ignored: the token's is the
+     * Task's (AWS: TaskSubmitted, then TaskSucceeded/Failed/TimedOut) */
+    emit(f, "TaskSubmitted", "taskSubmittedEventDetails",
+         keeps(f) ? json_pack("{ss,ss,so,s{sb}}", "resourceType", "lambda",
+                              "resource", st->resource, "output",
+                              text_of(result), "outputDetails",
+                              "truncated", 0) : NULL);
+    json_decref(result);
+    f->hb_seconds = heartbeat;
+    f->hb_deadline = heartbeat > 0 ? now(x) + heartbeat : INFINITY;
+    f->to_deadline = timeout > 0 ? called + timeout : INFINITY;
+    token_wait(f, token);
+    return;
+  }
+  free(token);
   if (!result) {
     bool timed_out = e.error && !strcmp(e.error, "States.Timeout");
     snprintf(type, sizeof type, "%s%s", pre,
@@ -783,6 +925,69 @@ static void run_task(frame_t *f) {
   emit(f, type, lambda ? "lambdaFunctionSucceededEventDetails"
                        : "taskSucceededEventDetails", sd);
   state_result(f, result);
+}
+
+/* A waiting Task's token ended: result (stolen) or e (TaskFailed, or
+ * TaskTimedOut for States.Timeout / States.HeartbeatTimeout). */
+static void token_done(frame_t *f, json_t *result, fault_t *e) {
+  const mstate_t *st = &f->m->states[f->cur];
+  token_unlink(f);
+  f->stage = AT_ENTER;  /* no longer AT_TOKEN; what follows sets it */
+  if (result) {
+    emit(f, "TaskSucceeded", "taskSucceededEventDetails",
+         keeps(f) ? json_pack("{ss,ss,so,s{sb}}", "resourceType", "lambda",
+                              "resource", st->resource, "output",
+                              text_of(result), "outputDetails",
+                              "truncated", 0) : NULL);
+    state_result(f, result);
+    return;
+  }
+  bool timed_out = e->error && (!strcmp(e->error, "States.Timeout") ||
+                                !strcmp(e->error, "States.HeartbeatTimeout"));
+  json_t *fd = keeps(f) ? fault_details(e) : NULL;
+  if (fd) {
+    json_object_set_new(fd, "resourceType", json_string("lambda"));
+    json_object_set_new(fd, "resource", json_string(st->resource));
+  }
+  emit(f, timed_out ? "TaskTimedOut" : "TaskFailed",
+       timed_out ? "taskTimedOutEventDetails" : "taskFailedEventDetails", fd);
+  fail_now(f, e);
+}
+
+/* Look at every waiting token once. Returns true when one ended (the
+ * list may have changed: the caller comes back for the others). */
+static bool tokens_poll(exec_t *x) {
+  for (frame_t *f = x->waiting; f; f = f->wnext) {
+    int64_t beats = f->beats;
+    json_t *out = NULL;
+    fault_t e = FAULT_INIT;
+    int r = x->token_poll ? x->token_poll(x->hook_ud, f->token, &beats,
+                                          &out, &e)
+                          : EXEC_TOKEN_WAITING;
+    if (r == EXEC_TOKEN_SUCCEEDED) {
+      token_done(f, out, NULL);
+      return true;
+    }
+    if (r == EXEC_TOKEN_WAITING) {
+      double t = now(x);
+      if (beats != f->beats) {
+        f->beats = beats;
+        if (f->hb_seconds > 0) f->hb_deadline = t + f->hb_seconds;
+      }
+      if (t >= f->to_deadline)
+        fault_set(&e, "States.Timeout", NULL);
+      else if (t >= f->hb_deadline)
+        fault_set(&e, "States.HeartbeatTimeout", NULL);
+      else
+        continue;
+      if (x->token_close) x->token_close(x->hook_ud, f->token);
+    }
+    token_done(f, NULL, &e);
+    fault_clear(&e);
+    return true;
+  }
+  x->next_poll = sched_wall_now() + EXEC_TOKEN_POLL_S;
+  return false;
 }
 
 static void run_choice(frame_t *f) {
@@ -1352,6 +1557,8 @@ static void frame_step(frame_t *f) {
     break;
   case AT_CHILDREN:
     break; /* woken by a child; nothing to do until they finish */
+  case AT_TOKEN:
+    break; /* never queued: tokens_poll ends the wait */
   case AT_CHILDREN_DONE:
     children_done(f);
     break;
@@ -1386,7 +1593,26 @@ bool exec_step(exec_t *x) {
     time_out(x);
     return false;
   }
+  if (x->waiting && sched_wall_now() >= x->next_poll && tokens_poll(x))
+    return x->status == EXEC_RUNNING;
   sched_item_t *it = sched_pop(&x->sched);
+  if (!it && x->waiting) {
+    /* only the outside world can move things on: let real time pass
+     * until the next look (on the virtual clock too, which then moves
+     * at the real pace) or the next timer, whichever is first */
+    double t = now(x), nap = x->next_poll - sched_wall_now();
+    double until = t + (nap > 0 ? nap : 0);
+    double w = sched_next_wake(&x->sched);
+    if (w < until) until = w;
+    if (x->deadline > 0 && x->deadline < until) until = x->deadline;
+    if (x->sched.virtual_clock && until > t) {
+      double d = until - t;
+      struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
+      nanosleep(&ts, NULL);
+    }
+    sched_wait(&x->sched, until);
+    return true;
+  }
   if (!it) {
     double w = sched_next_wake(&x->sched);
     if (w == INFINITY) {
@@ -1448,6 +1674,9 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
   x->hist.stream = o->stream_events && o->on_event;
   x->on_step = o->on_step;
   x->hook_ud = o->hook_ud;
+  x->token_open = o->token_open;
+  x->token_poll = o->token_poll;
+  x->token_close = o->token_close;
   x->ctx_execution = json_object();
   json_object_set_new(x->ctx_execution, "Id", json_string(x->arn));
   json_object_set(x->ctx_execution, "Input", input);

@@ -35,9 +35,28 @@ typedef struct exec_opts {
   void (*on_event)(void *ud, const json_t *event);
   void (*on_step)(void *ud, const exec_t *x);
   void *hook_ud;
+  /* Task tokens (.waitForTaskToken), e.g. through the durable store; all
+   * NULL: such a Task fails with States.Runtime. token_open records a
+   * new token before the resource runs (false with *why, malloc'd);
+   * token_poll reads it, about every EXEC_TOKEN_POLL_S of real time while
+   * a frame waits, and returns EXEC_TOKEN_WAITING (*beats: heartbeats so
+   * far), EXEC_TOKEN_SUCCEEDED (*output, new reference), EXEC_TOKEN_FAILED
+   * (f: the Error/Cause sent) or EXEC_TOKEN_ERROR (f: why); token_close:
+   * the execution stopped waiting for it (a timeout, a cancelled branch,
+   * the end). */
+  bool (*token_open)(void *ud, const char *token, char **why);
+  int (*token_poll)(void *ud, const char *token, int64_t *beats,
+                    json_t **output, fault_t *f);
+  void (*token_close)(void *ud, const char *token);
   bool stream_events;  /* with on_event: events go there only, none are
                         * kept (exec_history_peek stays empty) */
 } exec_opts_t;
+
+enum {
+  EXEC_TOKEN_ERROR = -1, EXEC_TOKEN_WAITING, EXEC_TOKEN_SUCCEEDED,
+  EXEC_TOKEN_FAILED
+};
+#define EXEC_TOKEN_POLL_S 0.05  /* seconds between looks at a token */
 
 /* Start an execution of m (borrowed; must outlive the execution) with input
  * (borrowed). Emits ExecutionStarted. */

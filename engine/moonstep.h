@@ -86,6 +86,19 @@ json_t *ms_execution_history(ms_engine_t *e, const char *id, bool reverse,
 json_t *ms_executions_list(ms_engine_t *e, const char *status,
                            const char *machine);
 
+/* Complete a waiting .waitForTaskToken Task from anywhere (needs
+ * db_path, the database the run records in): SendTaskSuccess with output,
+ * SendTaskFailure with error and cause (either may be NULL), or
+ * SendTaskHeartbeat. Returns 0, or -1 with ms_engine_error set and *code
+ * AWS's error name ("InvalidToken", "TaskDoesNotExist", "TaskTimedOut";
+ * NULL for a database failure). */
+typedef enum {
+  MS_TOKEN_SUCCESS, MS_TOKEN_FAILURE, MS_TOKEN_HEARTBEAT
+} ms_token_op_t;
+int ms_task_send(ms_engine_t *e, ms_token_op_t op, const char *token,
+                 json_t *output, const char *error, const char *cause,
+                 const char **code);
+
 /* Mocked Tasks for workflow tests (mock.c): AWS Step Functions Local's
  * mock configuration file, fixed responses and callbacks. Run with
  * .mock = ms_mocks_answer and .mock_ud = the ms_mocks_t; it counts the

@@ -1,6 +1,6 @@
 /* store.c - the durable store over SQLite (see store.h).
  *
- * Schema version 1: executions (one row each, keyed by an integer row that
+ * Schema version 2: executions (one row each, keyed by an integer row that
  * events refer to; arn and name are unique) and events (execution row, id,
  * type, timestamp, previousEventId and the event's JSON). Migrations run
  * in order in one BEGIN IMMEDIATE transaction, so two processes opening a
@@ -40,6 +40,14 @@ static const char *const migrations[] = {
   "  previous_id INTEGER NOT NULL,"
   "  event TEXT NOT NULL,"
   "  PRIMARY KEY (execution, id)) WITHOUT ROWID;",
+  /* 2: task tokens (.waitForTaskToken) */
+  "CREATE TABLE tokens ("
+  "  token TEXT PRIMARY KEY,"
+  "  execution INTEGER NOT NULL REFERENCES executions(row),"
+  "  status TEXT NOT NULL,"        /* WAITING SUCCEEDED FAILED CLOSED */
+  "  output TEXT, error TEXT, cause TEXT,"
+  "  heartbeats INTEGER NOT NULL DEFAULT 0,"
+  "  heartbeat_date REAL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -456,4 +464,115 @@ json_t *store_list(store_t *s, const char *status, const char *machine) {
     return NULL;
   }
   return json_pack("{so}", "executions", list);
+}
+
+/* ---- task tokens -------------------------------------------------------- */
+
+/* Prepare sql into *st; -1 (message set) on failure. */
+static int prepare(store_t *s, const char *sql, sqlite3_stmt **st,
+                   const char *what) {
+  *st = NULL;
+  if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK) return 0;
+  return fail_db(s, what);
+}
+
+int store_token_open(store_t *s, int64_t row, const char *token) {
+  if (begin(s) < 0) return -1;
+  sqlite3_stmt *st;
+  if (prepare(s, "INSERT INTO tokens(token, execution, status) VALUES"
+              " (?, ?, 'WAITING')", &st, "recording a task token") < 0)
+    return -1;
+  bind_text(st, 1, token);
+  sqlite3_bind_int64(st, 2, row);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return fail_db(s, "recording a task token");
+  /* committed at once: the handler may hand the token on right away */
+  return store_commit(s);
+}
+
+int store_token_check(store_t *s, const char *token, store_token_t *t) {
+  *t = (store_token_t){0};
+  sqlite3_stmt *st;
+  if (prepare(s, "SELECT status, output, error, cause, heartbeats FROM"
+              " tokens WHERE token = ?", &st, "reading a task token") < 0)
+    return -1;
+  bind_text(st, 1, token);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const char *status = (const char *)sqlite3_column_text(st, 0);
+    t->status = !status ? STORE_TOKEN_CLOSED
+                : !strcmp(status, "WAITING") ? STORE_TOKEN_WAITING
+                : !strcmp(status, "SUCCEEDED") ? STORE_TOKEN_SUCCEEDED
+                : !strcmp(status, "FAILED") ? STORE_TOKEN_FAILED
+                : STORE_TOKEN_CLOSED;
+    const char *v = (const char *)sqlite3_column_text(st, 1);
+    t->output = v ? ms_strdup(v) : NULL;
+    v = (const char *)sqlite3_column_text(st, 2);
+    t->error = v ? ms_strdup(v) : NULL;
+    v = (const char *)sqlite3_column_text(st, 3);
+    t->cause = v ? ms_strdup(v) : NULL;
+    t->heartbeats = sqlite3_column_int64(st, 4);
+  } else if (rc == SQLITE_DONE) {
+    t->status = STORE_TOKEN_MISSING;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE
+             ? 0 : fail_db(s, "reading a task token");
+}
+
+void store_token_free(store_token_t *t) {
+  free(t->output);
+  free(t->error);
+  free(t->cause);
+  *t = (store_token_t){0};
+}
+
+int store_token_close(store_t *s, const char *token) {
+  if (begin(s) < 0) return -1;
+  sqlite3_stmt *st;
+  if (prepare(s, "UPDATE tokens SET status = 'CLOSED' WHERE token = ? AND"
+              " status = 'WAITING'", &st, "closing a task token") < 0)
+    return -1;
+  bind_text(st, 1, token);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : fail_db(s, "closing a task token");
+}
+
+int store_token_send(store_t *s, const char *token, store_token_status_t to,
+                     const char *output, const char *error,
+                     const char *cause, store_token_status_t *was) {
+  *was = STORE_TOKEN_MISSING;
+  if (store_commit(s) < 0 || begin(s) < 0) return -1;
+  store_token_t t;
+  int rc = store_token_check(s, token, &t);
+  *was = t.status;
+  store_token_free(&t);
+  if (rc == 0 && *was == STORE_TOKEN_WAITING) {
+    sqlite3_stmt *st;
+    const char *sql = to == STORE_TOKEN_WAITING
+        ? "UPDATE tokens SET heartbeats = heartbeats + 1, heartbeat_date ="
+          " julianday('now') WHERE token = ?1"
+        : "UPDATE tokens SET status = ?2, output = ?3, error = ?4,"
+          " cause = ?5 WHERE token = ?1";
+    rc = prepare(s, sql, &st, "completing a task token");
+    if (rc == 0) {
+      bind_text(st, 1, token);
+      if (to != STORE_TOKEN_WAITING) {
+        bind_text(st, 2, to == STORE_TOKEN_SUCCEEDED ? "SUCCEEDED"
+                                                     : "FAILED");
+        bind_text(st, 3, output);
+        bind_text(st, 4, error);
+        bind_text(st, 5, cause);
+      }
+      if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fail_db(s, "completing a task token");
+      sqlite3_finalize(st);
+    }
+  }
+  if (rc == 0) return store_commit(s);
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->in_tx = false;
+  return -1;
 }

@@ -56,4 +56,34 @@ json_t *store_history(store_t *s, const char *id, bool reverse,
  * status and machine (state machine name) filter when not NULL. */
 json_t *store_list(store_t *s, const char *status, const char *machine);
 
+/* Task tokens (.waitForTaskToken). A token is recorded WAITING for its
+ * execution's row; another process completes it (store_token_send); the
+ * waiting execution reads it (store_token_check) until it is done, and
+ * closes it when it stops waiting for another reason (a timeout, the
+ * execution ending). */
+typedef enum {
+  STORE_TOKEN_MISSING, STORE_TOKEN_WAITING, STORE_TOKEN_SUCCEEDED,
+  STORE_TOKEN_FAILED, STORE_TOKEN_CLOSED
+} store_token_status_t;
+
+typedef struct store_token {
+  store_token_status_t status;
+  char *output, *error, *cause;  /* malloc'd or NULL */
+  int64_t heartbeats;            /* heartbeats received so far */
+} store_token_t;
+
+/* Record token as WAITING for execution row, and commit. */
+int store_token_open(store_t *s, int64_t row, const char *token);
+/* Read token into *t (free with store_token_free). */
+int store_token_check(store_t *s, const char *token, store_token_t *t);
+void store_token_free(store_token_t *t);
+/* Mark a WAITING token CLOSED (in the open transaction, if any). */
+int store_token_close(store_t *s, const char *token);
+/* Complete a token (to SUCCEEDED with output, FAILED with error and cause)
+ * or, with to WAITING, record a heartbeat; only a WAITING token changes.
+ * *was is its status before (MISSING when there is none). */
+int store_token_send(store_t *s, const char *token, store_token_status_t to,
+                     const char *output, const char *error,
+                     const char *cause, store_token_status_t *was);
+
 #endif

@@ -24,6 +24,11 @@ typedef enum {
  * with States.Runtime (validation warns). */
 task_kind_t task_kind(const char *resource);
 
+/* The callback pattern: a Resource ending in .waitForTaskToken (only
+ * lambda:invoke's for now). The call runs as usual; the Task then waits
+ * for its token to be completed (exec.c). */
+bool task_waits_for_token(const char *resource);
+
 /* New host over tasks_dir (borrowed string, copied). NULL + *err. */
 task_host_t *task_host_new(const char *tasks_dir, char **err);
 void task_host_free(task_host_t *h);
