@@ -752,6 +752,21 @@ static bool is_integral(double d) {
   return d == floor(d) && fabs(d) < 9.2e18;
 }
 
+/* A Task's TimeoutSeconds or HeartbeatSeconds (field names it), given
+ * literally or by path: *out stays 0 when absent. false with e set when
+ * the path does not give a positive number. */
+static bool positive_seconds(const frame_t *f, const num_field_t *n,
+                             const char *field, double *out, fault_t *e) {
+  if (!n->present) return true;
+  json_t *found;
+  bool ok = num_value(f, n, out, &found) && *out > 0;
+  json_decref(found);
+  if (!ok)
+    fault_runtime(e, "The %sPath parameter does not reference a positive "
+                  "integer: %s", field, n->path ? jpath_text(n->path) : "");
+  return ok;
+}
+
 static void run_task(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   exec_t *x = f->x;
@@ -762,19 +777,10 @@ static void run_task(frame_t *f) {
   }
   /* TimeoutSecondsPath reads the input, before Parameters */
   double timeout = 0;
-  if (st->timeout_seconds.present) {
-    json_t *found;
-    if (!num_value(f, &st->timeout_seconds, &timeout, &found) ||
-        timeout <= 0) {
-      fault_runtime(&e, "The TimeoutSecondsPath parameter does not "
-                    "reference a positive integer: %s",
-                    st->timeout_seconds.path
-                        ? jpath_text(st->timeout_seconds.path) : "");
-      json_decref(found);
-      fail_now(f, &e);
-      return;
-    }
-    json_decref(found);
+  if (!positive_seconds(f, &st->timeout_seconds, "TimeoutSeconds", &timeout,
+                        &e)) {
+    fail_now(f, &e);
+    return;
   }
   /* the callback pattern: a token in $$.Task.Token for Parameters */
   bool callback = task_waits_for_token(st->resource);
@@ -791,19 +797,10 @@ static void run_task(frame_t *f) {
       fail_now(f, &e);
       return;
     }
-    if (st->heartbeat_seconds.present) {
-      json_t *found;
-      if (!num_value(f, &st->heartbeat_seconds, &heartbeat, &found) ||
-          heartbeat <= 0) {
-        fault_runtime(&e, "The HeartbeatSecondsPath parameter does not "
-                      "reference a positive integer: %s",
-                      st->heartbeat_seconds.path
-                          ? jpath_text(st->heartbeat_seconds.path) : "");
-        json_decref(found);
-        fail_now(f, &e);
-        return;
-      }
-      json_decref(found);
+    if (!positive_seconds(f, &st->heartbeat_seconds, "HeartbeatSeconds",
+                          &heartbeat, &e)) {
+      fail_now(f, &e);
+      return;
     }
     char *a = uuid4(&x->rng), *b = uuid4(&x->rng);
     token = ms_asprintf("mstt1-%s-%s", a, b);
