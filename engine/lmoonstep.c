@@ -726,6 +726,60 @@ static int l_locate(lua_State *L) {
 
 /* ---- the module ------------------------------------------------------ */
 
+/* ---- task tokens -------------------------------------------------------- */
+
+/* moonstep.send_task_success(token, output [, {db=}]),
+ * moonstep.send_task_failure(token [, {error=, cause=, db=}]),
+ * moonstep.send_task_heartbeat(token [, {db=}]): complete or touch a
+ * .waitForTaskToken Task waiting in the database db (default: MOONSTEP_DB,
+ * else .moonstep/moonstep.db), as the send-task-* commands do. Returns
+ * true, or nil, code, message (code: AWS's error name such as
+ * "TaskDoesNotExist", or "StoreError"). The upvalue is the ms_token_op_t. */
+static int l_send_task(lua_State *L) {
+  ms_token_op_t op = (ms_token_op_t)lua_tointeger(L, lua_upvalueindex(1));
+  const char *token = luaL_checkstring(L, 1);
+  int opts = opt_table(L, op == MS_TOKEN_SUCCESS ? 3 : 2);
+  if (op == MS_TOKEN_SUCCESS) luaL_checkany(L, 2);
+  /* every option is read before anything is allocated (they may raise) */
+  const char *db = opt_string(L, opts, "db");
+  const char *error = opt_string(L, opts, "error");
+  const char *cause = opt_string(L, opts, "cause");
+  if (!db) db = getenv("MOONSTEP_DB");
+  if (!db || !*db) db = MS_DB_DEFAULT;
+  char *err = NULL;
+  json_t *output = NULL;
+  if (op == MS_TOKEN_SUCCESS && !(output = luabridge_to_json(L, 2, &err))) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "InvalidOutput");
+    lua_pushstring(L, err ? err : "the output is not JSON");
+    free(err);
+    return 3;
+  }
+  ms_options_t o = {.tasks_dir = "tasks", .db_path = db};
+  ms_engine_t *e = ms_engine_new(&o, &err);
+  if (!e) {
+    json_decref(output);
+    lua_pushnil(L);
+    lua_pushliteral(L, "StoreError");
+    lua_pushstring(L, err ? err : "cannot open the database");
+    free(err);
+    return 3;
+  }
+  const char *code = NULL;
+  int rc = ms_task_send(e, op, token, output, error, cause, &code);
+  json_decref(output);
+  if (rc == 0) {
+    ms_engine_free(e);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushstring(L, code ? code : "StoreError");
+  lua_pushstring(L, ms_engine_error(e));
+  ms_engine_free(e);
+  return 3;
+}
+
 static const luaL_Reg ms_funcs[] = {
   {"run", l_run},
   {"engine", l_engine},
@@ -752,6 +806,16 @@ int luaopen_moonstep(lua_State *L) {
   luaL_newlib(L, ms_funcs);
   push_json_lib(L);
   lua_setfield(L, -2, "json");
+  static const struct { const char *name; ms_token_op_t op; } sends[] = {
+    {"send_task_success", MS_TOKEN_SUCCESS},
+    {"send_task_failure", MS_TOKEN_FAILURE},
+    {"send_task_heartbeat", MS_TOKEN_HEARTBEAT},
+  };
+  for (size_t i = 0; i < sizeof sends / sizeof *sends; i++) {
+    lua_pushinteger(L, sends[i].op);
+    lua_pushcclosure(L, l_send_task, 1);
+    lua_setfield(L, -2, sends[i].name);
+  }
   lua_pushliteral(L, MS_VERSION);
   lua_setfield(L, -2, "version");
   return 1;
