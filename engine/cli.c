@@ -577,7 +577,7 @@ static void short_detail(json_t *det, char *out, size_t size) {
   for (char *c = out; *c; c++)
     if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
   size_t n = strlen(out);
-  if (n >= size - 1 && size > 4) strcpy(out + size - 4, "...");
+  if (n >= size - 1 && size > 4) memcpy(out + size - 4, "...", 4);
 }
 
 /* The readable history: time, event id, type, state, short detail. An
