@@ -12,6 +12,7 @@
 #include "exec.h"
 #include "jsonloc.h"
 #include "mock.h"
+#include "nested.h"
 #include "payload.h"
 #include "store.h"
 
@@ -19,6 +20,7 @@ struct ms_engine {
   task_host_t *tasks;
   bool virtual_clock;
   store_t *store;  /* NULL: nothing is recorded */
+  nested_t *nested;  /* runs states:startExecution Tasks */
   char *err;       /* why the last call returned NULL */
 };
 
@@ -45,12 +47,15 @@ ms_engine_t *ms_engine_new(const ms_options_t *o, char **err) {
   e->tasks = h;
   e->virtual_clock = o->virtual_clock;
   e->store = s;
+  e->nested = nested_new(e, o->machines_dir);
+  task_host_set_nested(h, nested_run, e->nested);
   return e;
 }
 
 void ms_engine_free(ms_engine_t *e) {
   if (!e) return;
   task_host_free(e->tasks);
+  nested_free(e->nested);
   store_close(e->store);
   free(e->err);
   free(e);

@@ -4,6 +4,7 @@
  *                     [--express] [--clock virtual|real] [--describe]
  *                     [--mock-config FILE --test-case NAME]
  *                     [--db PATH] [--durability normal|full]
+ *                     [--machines DIR]
  *   moonstep validate FILE...
  *   moonstep eval EXPR [--input JSON|@FILE] [--context JSON|@FILE]
  *                      [--vars JSON|@FILE]
@@ -190,7 +191,7 @@ static void report_failure(const char *status, const char *state,
 
 static int cmd_run(int argc, char **argv) {
   const char *file = NULL, *input_arg = NULL, *tasks = "tasks";
-  const char *mock_config = NULL, *test_case = NULL;
+  const char *mock_config = NULL, *test_case = NULL, *machines = NULL;
   ms_run_options_t ro = {0};
   char *failed_state = NULL;
   ro.failed_state = &failed_state;
@@ -201,6 +202,7 @@ static int cmd_run(int argc, char **argv) {
     bool more = i + 1 < argc;
     if (!strcmp(a, "--input") && more) input_arg = argv[++i];
     else if (!strcmp(a, "--tasks") && more) tasks = argv[++i];
+    else if (!strcmp(a, "--machines") && more) machines = argv[++i];
     else if (!strcmp(a, "--name") && more) ro.name = argv[++i];
     else if (!strcmp(a, "--mock-config") && more) mock_config = argv[++i];
     else if (!strcmp(a, "--test-case") && more) test_case = argv[++i];
@@ -253,11 +255,21 @@ static int cmd_run(int argc, char **argv) {
     ro.mock_ud = mocks;
   }
   char *err = NULL;
+  /* nested machines: by default next to the definition being run */
+  const char *slash = strrchr(file, '/');
+  char *mdir = machines || !slash ? NULL
+                                  : ms_strndup(file, (size_t)(slash - file));
+  if (!machines && slash == file) {
+    free(mdir);
+    mdir = ms_strdup("/");
+  }
   /* EXPRESS runs are not recorded, so they open no database. */
   ms_options_t eo = {.tasks_dir = tasks, .virtual_clock = virtual_clock,
                      .db_path = ro.express ? NULL : db_path(db),
-                     .db_sync_full = sync_full};
+                     .db_sync_full = sync_full,
+                     .machines_dir = machines ? machines : mdir};
   ms_engine_t *e = ms_engine_new(&eo, &err);
+  free(mdir);
   json_t *d = e ? ms_run(e, m, input, &ro) : NULL;
   if (!d) {
     fprintf(stderr, "%s: %s\n", progname,
@@ -727,13 +739,15 @@ static const struct command {
 } commands[] = {
   {"run", cmd_run,
    "run FILE [--input JSON|@FILE] [--tasks DIR] [--name NAME] [--express]\n"
-   "      [--clock virtual|real] [--describe]\n"
+   "      [--clock virtual|real] [--describe] [--machines DIR]\n"
    "      [--mock-config FILE --test-case NAME] [--db PATH]\n"
    "      [--durability normal|full]\n"
    "      run an execution and print its output; with a Step Functions\n"
    "      Local mock configuration, the test case's Task states answer\n"
    "      with their mocked responses; a STANDARD run is recorded\n"
-   "      (--durability full: fsync at every transition)"},
+   "      (--durability full: fsync at every transition); a Task\n"
+   "      starting stateMachine:NAME runs DIR/NAME.asl.json (default\n"
+   "      DIR: the folder of FILE)"},
   {"validate", cmd_validate,
    "validate FILE...\n      check definitions as AWS would"},
   {"eval", cmd_eval,

@@ -23,6 +23,9 @@ typedef struct ms_options {
    * recorded and the ms_execution_* functions fail. */
   const char *db_path;
   bool db_sync_full;       /* fsync every commit (synchronous=FULL) */
+  /* Where states:startExecution finds the state machine NAME of its
+   * StateMachineArn: NAME.asl.json or NAME.json here; NULL: "." */
+  const char *machines_dir;
 } ms_options_t;
 
 #define MS_DB_DEFAULT ".moonstep/moonstep.db"  /* folder made on demand */

@@ -94,6 +94,7 @@
 #define CONFIG_MAX      65536   /* bytes of a tasks/NAME.json */
 #define INVOKE_ARN      "arn:aws:states:::lambda:invoke"
 #define TOKEN_SUFFIX    ".waitForTaskToken"
+#define START_ARN       "arn:aws:states:::states:startExecution"
 
 #define CHECK_S         LUAHOST_CHECK_S  /* seconds a check is trusted */
 #define CACHE_MAX       64      /* functions kept resolved per host */
@@ -148,6 +149,8 @@ struct task_host {
   char date[32];       /* ... as "YYYY/MM/DD" */
   fent_t *cache;
   size_t ncache, last; /* entries, the last one hit */
+  task_nested_fn nested;  /* runs states:startExecution, or NULL */
+  void *nested_ud;
 };
 
 typedef struct call {  /* one invocation's derived values */
@@ -190,6 +193,13 @@ static bool is_invoke(const char *r) {
 
 static bool is_lua(const char *r) { return starts(r, "lua:") && r[4]; }
 
+static bool is_start(const char *r) {
+  if (!starts(r, START_ARN)) return false;
+  r += strlen(START_ARN);
+  return !*r || !strcmp(r, ".sync") || !strcmp(r, ".sync:2") ||
+         !strcmp(r, TOKEN_SUFFIX);
+}
+
 static const struct {
   bool (*match)(const char *resource);
   task_kind_t kind;
@@ -197,10 +207,12 @@ static const struct {
   {is_invoke, TASK_LAMBDA_INVOKE},
   {is_lambda_arn, TASK_LAMBDA_ARN},
   {is_lua, TASK_LUA},
+  {is_start, TASK_STATES_START},
 };
 
 bool task_waits_for_token(const char *resource) {
-  return resource && strcmp(resource, INVOKE_ARN TOKEN_SUFFIX) == 0;
+  return resource && (strcmp(resource, INVOKE_ARN TOKEN_SUFFIX) == 0 ||
+                      strcmp(resource, START_ARN TOKEN_SUFFIX) == 0);
 }
 
 task_kind_t task_kind(const char *resource) {
@@ -1317,6 +1329,22 @@ done:
   return r;
 }
 
+/* ---- states:startExecution ------------------------------------------- */
+
+void task_host_set_nested(task_host_t *h, task_nested_fn fn, void *ud) {
+  h->nested = fn;
+  h->nested_ud = ud;
+}
+
+static json_t *run_start(task_host_t *h, const task_call_t *c, fault_t *f) {
+  if (!h->nested) {
+    fault_runtime(f, "The resource '%s' needs an engine to run nested "
+                  "executions", c->resource);
+    return NULL;
+  }
+  return limit(h->nested(h->nested_ud, c, f), c->resource, f);
+}
+
 /* ---- entry ------------------------------------------------------------- */
 
 typedef json_t *(*runner_fn)(task_host_t *, const task_call_t *, fault_t *);
@@ -1325,6 +1353,7 @@ static const runner_fn runners[] = {
   [TASK_LAMBDA_ARN] = run_arn,
   [TASK_LAMBDA_INVOKE] = run_invoke,
   [TASK_LUA] = run_lua,
+  [TASK_STATES_START] = run_start,
 };
 
 json_t *task_run(task_host_t *h, const task_call_t *c, fault_t *f) {

@@ -18,15 +18,17 @@ typedef enum {
   TASK_LAMBDA_ARN,     /* arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q] */
   TASK_LAMBDA_INVOKE,  /* arn:aws:states:::lambda:invoke[.waitForTaskToken] */
   TASK_LUA,            /* lua:MODULE.FUNCTION */
+  TASK_STATES_START,   /* arn:aws:states:::states:startExecution[.sync,
+                        * .sync:2, .waitForTaskToken] (nested.c) */
 } task_kind_t;
 
 /* Classify a Resource string. Unknown resources are rejected at run time
  * with States.Runtime (validation warns). */
 task_kind_t task_kind(const char *resource);
 
-/* The callback pattern: a Resource ending in .waitForTaskToken (only
- * lambda:invoke's for now). The call runs as usual; the Task then waits
- * for its token to be completed (exec.c). */
+/* The callback pattern: a Resource ending in .waitForTaskToken
+ * (lambda:invoke's and states:startExecution's). The call runs as usual;
+ * the Task then waits for its token to be completed (exec.c). */
 bool task_waits_for_token(const char *resource);
 
 /* New host over tasks_dir (borrowed string, copied). NULL + *err. */
@@ -53,6 +55,13 @@ typedef struct task_call {
   task_log_fn log;         /* NULL: "[EXECUTION] STATE: message" on stderr */
   void *log_ud;            /* passed to log */
 } task_call_t;
+
+/* Who runs states:startExecution resources: nested executions need the
+ * engine (api.c sets this; nested.c implements it), which task.c must not
+ * know. Without one such a Task fails with States.Runtime. */
+typedef json_t *(*task_nested_fn)(void *ud, const task_call_t *c,
+                                  fault_t *f);
+void task_host_set_nested(task_host_t *h, task_nested_fn fn, void *ud);
 
 /* Run the task. Returns the result (new reference) or NULL with f set:
  * a handler error {errorType=, errorMessage=} becomes Error=errorType and
