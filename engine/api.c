@@ -61,6 +61,10 @@ void ms_engine_free(ms_engine_t *e) {
   free(e);
 }
 
+void ms_engine_reload(ms_engine_t *e, const char *name) {
+  task_host_reload(e->tasks, name);
+}
+
 const char *ms_engine_error(const ms_engine_t *e) {
   return e->err ? e->err : "no error";
 }
@@ -281,7 +285,7 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
     .token_open = record ? record_token_open : NULL,
     .token_poll = record ? record_token_poll : NULL,
     .token_close = record ? record_token_close : NULL,
-    .stream_events = true,
+    .stream_events = !o->history,  /* asked for: kept as well */
   };
   if (record) rec.pending = json_array();
   exec_t *x = exec_new(m->m, input, &xo);
@@ -292,6 +296,14 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
   } else if (run_recorded(e, m, x, &rec,
                           o->machine_name ? o->machine_name : "moonstep")) {
     d = exec_describe(x);
+  }
+  if (o->failed_state) {
+    const char *fs = exec_failed_state(x);
+    *o->failed_state = fs ? ms_strdup(fs) : NULL;
+  }
+  if (o->history) {
+    json_t *h = exec_history_peek(x);  /* NULL for EXPRESS */
+    *o->history = d ? (h ? json_incref(h) : json_array()) : NULL;
   }
   exec_free(x);
   json_decref(rec.pending);

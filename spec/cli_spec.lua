@@ -103,6 +103,29 @@ describe("moonstep CLI #binary", function()
     assert.are.equal(1, code)
     assert.are.equal("", out)
     assert.truthy(err:find("Custom.Error", 1, true), err)
+    assert.truthy(err:find("in state 'Boom'", 1, true), err)
+  end)
+
+  it("a failing handler's state, message and Lua traceback go to stderr",
+     function()
+    os.execute("mkdir -p " .. shquote(tmp .. "/tasks"))
+    spit(tmp .. "/tasks/Boom.lua", [[
+local M = {}
+function M.handler(event)
+  error({ errorType = "TooBig", errorMessage = "n is " .. event.n })
+end
+return M
+]])
+    local def = definition("boom.json", [[{"StartAt": "Check", "States": {
+      "Check": {"Type": "Task", "End": true, "Resource":
+        "arn:aws:lambda:us-east-1:123456789012:function:Boom"}}}]])
+    local out, err, code = moonstep({ "run", def, "--input", '{"n": 2}',
+                                      "--tasks", tmp .. "/tasks" })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.truthy(err:find("FAILED in state 'Check': TooBig: n is 2", 1,
+                           true), err)
+    assert.truthy(err:find("Boom.lua:3:", 1, true), err)
   end)
 
   it("an invalid definition exits 3 with FILE:LINE:COL on stderr",
