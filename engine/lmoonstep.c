@@ -4,8 +4,9 @@
  * A thin layer over the public API in moonstep.h and the JSON bridge in
  * luabridge.c: moonstep.json (decode/encode/null/array/equal), run,
  * validate, eval, template, path, locate, engine (a userdata reusing one
- * engine across runs) and version; a run's `mocks`, `mock_config` and
- * `test_case` options mock Task states (mock.c). State lives in userdata
+ * engine across runs; engine:reload reads handlers again) and version; a
+ * run's `mocks`, `mock_config` and `test_case` options mock Task states
+ * (mock.c) and `history` returns its events. State lives in userdata
  * and the registry, never in globals. Programming errors (bad arguments,
  * unconvertible values) raise; an invalid definition, template or path
  * and a failed eval or template return nil plus the reason.
@@ -445,14 +446,16 @@ static ms_mocks_t *opt_mocks(lua_State *L, int opts, const ms_machine_t *m,
 
 /* Run definition (at def) on input (at in) with run options (at opts,
  * 0: none) in engine e. Pushes the DescribeExecution-shaped table, or nil
- * and the diagnostics when the definition is invalid. */
+ * and the diagnostics when the definition is invalid. opts.history adds
+ * `history`: the execution's events as GetExecutionHistory's "events"
+ * array ([] for an EXPRESS run: AWS keeps no history of those). */
 /* Replace the options table at opts by a plain copy of the fields a run
  * reads. Its metamethods run here, before any C allocation: once the
  * machine and input are held, a raising __index would leak them. */
 static void plain_opts(lua_State *L, int opts) {
   static const char *const fields[] = {
     "name", "express", "machine_name", "input_text", "mock_config",
-    "test_case", "mocks", NULL
+    "test_case", "mocks", "history", NULL
   };
   if (opts == 0) return;
   lua_createtable(L, 0, 8);
@@ -515,11 +518,14 @@ static int run_in(lua_State *L, ms_engine_t *e, int def, int in, int opts,
     ro.mock = ms_mocks_answer;
     ro.mock_ud = mocks;
   }
+  json_t *hist = NULL;
+  if (opt_bool(L, opts, "history")) ro.history = &hist;
   json_t *r = ms_run(e, m, input, &ro);
   ms_mocks_free(mocks);
   ms_machine_free(m);
   json_decref(input);
   if (!r) return luaL_error(L, "%s: the engine failed to run", who);
+  if (hist) json_object_set_new(r, "history", hist);
   luabridge_push(L, r);
   json_decref(r);
   return 1;
@@ -555,6 +561,15 @@ static int engine_run(lua_State *L) {
   return run_in(L, b->e, 2, 3, opts, "engine:run");
 }
 
+/* engine:reload([name]): forget the loaded handler module of function
+ * name (all when absent), so its next call reads the file again at once. */
+static int engine_reload(lua_State *L) {
+  engine_box_t *b = check_engine(L);
+  luaL_argcheck(L, b->e != NULL, 1, "engine is closed");
+  ms_engine_reload(b->e, luaL_optstring(L, 2, NULL));
+  return 0;
+}
+
 static int engine_gc(lua_State *L) {
   engine_close(check_engine(L));
   return 0;
@@ -569,6 +584,7 @@ static int engine_tostring(lua_State *L) {
 
 static const luaL_Reg engine_methods[] = {
   {"run", engine_run},
+  {"reload", engine_reload},
   {"close", engine_gc},
   {NULL, NULL},
 };

@@ -60,6 +60,10 @@ typedef struct ms_run_options {
                               failure came from (malloc'd), or NULL */
   ms_mock_fn mock;         /* NULL: every Task runs its Resource */
   void *mock_ud;           /* passed to mock */
+  json_t **history;        /* out, when not NULL: the execution's events
+                              (GetExecutionHistory's "events" array, new
+                              reference); [] for EXPRESS, as AWS keeps no
+                              history of those */
 } ms_run_options_t;
 
 /* Run an execution to the end. Returns a DescribeExecution-shaped object:
@@ -70,6 +74,9 @@ typedef struct ms_run_options {
  * ms_engine_error saying why. */
 json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
                const ms_run_options_t *o);
+/* Forget the loaded Task handler module of function name (NULL: all), so
+ * its next call reads its files again at once (no 0.1 s wait). */
+void ms_engine_reload(ms_engine_t *e, const char *name);
 /* Why the last ms_run or ms_execution_* call returned NULL. */
 const char *ms_engine_error(const ms_engine_t *e);
 

@@ -765,7 +765,7 @@ static void set_opt(lua_State *L, const char *key, const char *v) {
  * function's first call with the fields that never change (names,
  * memory, the two functions) and given the execution's when that
  * changes; the fields of the call itself (request id, log stream, state,
- * retry count) are then set on the copy. */
+ * retry count, task token) are then set on the copy. */
 static void push_context(task_host_t *h, const task_call_t *c, fn_t *fn,
                          const call_t *k) {
   lua_State *L = luahost_state(h->lh);
@@ -814,6 +814,9 @@ static void push_context(task_host_t *h, const task_call_t *c, fn_t *fn,
   json_t *rc = json_object_get(k->state, "RetryCount");
   lua_pushinteger(L, json_is_integer(rc) ? json_integer_value(rc) : 0);
   lua_setfield(L, -2, "retry_count");
+  /* a .waitForTaskToken Task's $$.Task.Token (a moonstep extra: Lambda's
+   * context has no such field); absent otherwise */
+  set_opt(L, "task_token", ctx_str(c->context, "Task", "Token"));
 }
 
 /* ---- calling ----------------------------------------------------------- */

@@ -1,7 +1,7 @@
 -- moonstep/testing.lua - helpers for busted specs of Task handlers and
 -- workflows: build the values Lambda and Step Functions hand to a handler
--- (a context today; events and history assertions join later), so a
--- handler's spec can call handler(event, context) directly, with no engine.
+-- (a context, events) so a handler's spec can call handler(event, context)
+-- directly, with no engine, and read a run's history.
 --
 -- One table M of functions, grouped by what they build; add new helpers as
 -- fields of M in their own section.
@@ -131,6 +131,31 @@ function M.s3_event(o)
       },
     }),
   }
+end
+
+-- ---- history ------------------------------------------------------------
+
+-- A history is the `history` field of moonstep.run(def, input, {history =
+-- true}) (GetExecutionHistory's events array; [] for EXPRESS runs), or
+-- the `events` of `moonstep get-execution-history` decoded. Both helpers
+-- return plain arrays, for assert.same.
+
+-- The event types in order: {"ExecutionStarted", "PassStateEntered", ...}.
+function M.event_types(history)
+  local types = {}
+  for i, ev in ipairs(history) do types[i] = ev.type end
+  return types
+end
+
+-- The names of the states entered, in entry order (every
+-- *StateEntered event's stateEnteredEventDetails.name).
+function M.states_entered(history)
+  local names = {}
+  for _, ev in ipairs(history) do
+    local d = ev.stateEnteredEventDetails
+    if d then names[#names + 1] = d.name end
+  end
+  return names
 end
 
 return M
