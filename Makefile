@@ -137,7 +137,7 @@ test: deps
 
 test-plain:
 	$(MAKE) BUILD=build all
-	$(BUSTED) --exclude-tags=conformance spec
+	$(BUSTED) --exclude-tags=conformance spec examples
 	$(MAKE) BUILD=build conformance
 
 # The sanitized run happens in $(ASAN_TREE): the repository's top level
@@ -160,7 +160,7 @@ test-asan:
 	if [ -d ../shared ]; then ln -s ../../shared build-asan/shared; fi
 	cd $(ASAN_TREE) && \
 	  LD_PRELOAD=$(LIBASAN) ASAN_OPTIONS=detect_leaks=0 \
-	  $(BUSTED) --exclude-tags=conformance,binary spec
+	  $(BUSTED) --exclude-tags=conformance,binary spec examples
 	cd $(ASAN_TREE) && ASAN_OPTIONS=detect_leaks=1 \
 	  $(BUSTED) --tags=binary --exclude-tags=conformance \
 	    $$(grep -l '#binary' spec/*_spec.lua)
