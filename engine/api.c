@@ -19,6 +19,7 @@
 struct ms_engine {
   task_host_t *tasks;
   bool virtual_clock;
+  bool no_aws_limits;
   store_t *store;  /* NULL: nothing is recorded */
   nested_t *nested;  /* runs states:startExecution Tasks */
   char *err;       /* why the last call returned NULL */
@@ -46,6 +47,8 @@ ms_engine_t *ms_engine_new(const ms_options_t *o, char **err) {
   ms_engine_t *e = ms_calloc(1, sizeof *e);
   e->tasks = h;
   e->virtual_clock = o->virtual_clock;
+  e->no_aws_limits = o->no_aws_limits;
+  task_host_set_payload_limit(h, o->no_aws_limits ? 0 : MS_PAYLOAD_MAX);
   e->store = s;
   e->nested = nested_new(e, o->machines_dir);
   task_host_set_nested(h, nested_run, e->nested);
@@ -279,6 +282,7 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
   bool record = e->store && !o->express;
   exec_opts_t xo = {
     .tasks = e->tasks, .virtual_clock = e->virtual_clock,
+    .no_aws_limits = e->no_aws_limits,
     .express = o->express, .name = o->name, .machine_name = o->machine_name,
     .mock = o->mock, .mock_ud = o->mock_ud,
     .on_event = record ? record_event : NULL, .hook_ud = &rec,

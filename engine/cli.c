@@ -3,7 +3,7 @@
  *   moonstep run FILE [--input JSON|@FILE] [--tasks DIR] [--name NAME]
  *                     [--express] [--clock virtual|real] [--describe]
  *                     [--mock-config FILE --test-case NAME]
- *                     [--db PATH] [--durability normal|full]
+ *                     [--db PATH] [--durability normal|full] [--no-aws-limits]
  *                     [--machines DIR]
  *   moonstep validate FILE...
  *   moonstep eval EXPR [--input JSON|@FILE] [--context JSON|@FILE]
@@ -196,6 +196,7 @@ static int cmd_run(int argc, char **argv) {
   char *failed_state = NULL;
   ro.failed_state = &failed_state;
   bool describe = false, virtual_clock = false, sync_full = false;
+  bool no_limits = false;
   const char *db = NULL;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -208,6 +209,7 @@ static int cmd_run(int argc, char **argv) {
     else if (!strcmp(a, "--test-case") && more) test_case = argv[++i];
     else if (!strcmp(a, "--express")) ro.express = true;
     else if (!strcmp(a, "--describe")) describe = true;
+    else if (!strcmp(a, "--no-aws-limits")) no_limits = true;
     else if (!strcmp(a, "--db") && more) db = argv[++i];
     else if (!strcmp(a, "--durability") && more) {
       const char *v = argv[++i];
@@ -265,6 +267,7 @@ static int cmd_run(int argc, char **argv) {
   }
   /* EXPRESS runs are not recorded, so they open no database. */
   ms_options_t eo = {.tasks_dir = tasks, .virtual_clock = virtual_clock,
+                     .no_aws_limits = no_limits,
                      .db_path = ro.express ? NULL : db_path(db),
                      .db_sync_full = sync_full,
                      .machines_dir = machines ? machines : mdir};
@@ -741,7 +744,7 @@ static const struct command {
    "run FILE [--input JSON|@FILE] [--tasks DIR] [--name NAME] [--express]\n"
    "      [--clock virtual|real] [--describe] [--machines DIR]\n"
    "      [--mock-config FILE --test-case NAME] [--db PATH]\n"
-   "      [--durability normal|full]\n"
+   "      [--durability normal|full] [--no-aws-limits]\n"
    "      run an execution and print its output; with a Step Functions\n"
    "      Local mock configuration, the test case's Task states answer\n"
    "      with their mocked responses; a STANDARD run is recorded\n"

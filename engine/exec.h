@@ -21,6 +21,7 @@ typedef enum {
 typedef struct exec_opts {
   task_host_t *tasks;        /* borrowed; runs Task states */
   bool virtual_clock;        /* sleeps complete at once, time still moves */
+  bool no_aws_limits;        /* no payload or history limit */
   bool express;              /* EXPRESS: history counted, not kept */
   const char *name;          /* execution name; NULL: a uuid */
   const char *machine_name;  /* for ARNs; NULL: "moonstep" */

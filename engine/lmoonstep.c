@@ -226,13 +226,15 @@ static void push_json_lib(lua_State *L) {
 static engine_box_t *push_engine(lua_State *L, int opts, const char *who) {
   const char *tasks_dir = opt_string(L, opts, "tasks_dir");
   bool vclock = opt_bool(L, opts, "virtual_clock");
+  bool no_limits = opt_bool(L, opts, "no_aws_limits");
   const char *machines_dir = opt_string(L, opts, "machines_dir");
   engine_box_t *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->e = NULL;
   luaL_setmetatable(L, ENGINE_MT);
   char *err = NULL;
   ms_options_t o = {.tasks_dir = tasks_dir ? tasks_dir : "tasks",
-                    .virtual_clock = vclock, .machines_dir = machines_dir};
+                    .virtual_clock = vclock, .machines_dir = machines_dir,
+                    .no_aws_limits = no_limits};
   b->e = ms_engine_new(&o, &err);
   if (!b->e) {
     lua_pushfstring(L, "%s: %s", who, err ? err : "cannot create engine");

@@ -18,6 +18,8 @@ typedef struct ms_machine ms_machine_t;
 typedef struct ms_options {
   const char *tasks_dir;   /* default "tasks" */
   bool virtual_clock;      /* Wait and retry delays complete at once */
+  bool no_aws_limits;      /* lift AWS's 256 KiB payload and 25,000-event
+                              history limits (local work on big data) */
   /* The durable store: STANDARD runs are recorded in this SQLite file
    * (MS_DB_DEFAULT, another path or ":memory:"); NULL: nothing is
    * recorded and the ms_execution_* functions fail. */

@@ -136,6 +136,7 @@ typedef struct fent {
 
 struct task_host {
   luahost_t *lh;
+  size_t payload_max;  /* results over it fail; 0 = no limit */
   uint64_t ncalls;     /* feeds request ids */
   double fn_deadline;  /* the running function's own deadline; 0 = none */
   /* the execution of the last call (call_init) and what derives from it */
@@ -229,6 +230,7 @@ task_host_t *task_host_new(const char *tasks_dir, char **err) {
   if (!lh) return NULL;
   luabridge_init(luahost_state(lh));
   task_host_t *h = ms_calloc(1, sizeof *h);
+  h->payload_max = MS_PAYLOAD_MAX;
   h->lh = lh;
   return h;
 }
@@ -1023,9 +1025,15 @@ done:
   return result;
 }
 
+void task_host_set_payload_limit(task_host_t *h, size_t max) {
+  h->payload_max = max;
+}
+
 /* Over-limit results fail as AWS words it; name is what AWS quotes. */
-static json_t *limit(json_t *result, const char *name, fault_t *f) {
-  if (result && !jsonx_size_within(result, MS_PAYLOAD_MAX)) {
+static json_t *limit(const task_host_t *h, json_t *result, const char *name,
+                     fault_t *f) {
+  if (result && h->payload_max &&
+      !jsonx_size_within(result, h->payload_max)) {
     json_decref(result);
     fault_set(f, "States.DataLimitExceeded",
               "The state/task '%s' returned a result with a size exceeding "
@@ -1100,7 +1108,7 @@ static json_t *run_arn(task_host_t *h, const task_call_t *c, fault_t *f) {
     fn = cache_put(h, c->resource, &made);
   }
   json_t *r = call_fn(h, c, fn, c->input, &k, true, f);
-  return limit(r, c->resource, f);
+  return limit(h, r, c->resource, f);
 }
 
 static json_t *run_lua(task_host_t *h, const task_call_t *c, fault_t *f) {
@@ -1136,7 +1144,7 @@ static json_t *run_lua(task_host_t *h, const task_call_t *c, fault_t *f) {
               "Function not found: %s (no %s/%s.lua)", c->resource,
               luahost_dir(h->lh), fn->module);
   }
-  return limit(r, c->resource, f);
+  return limit(h, r, c->resource, f);
 }
 
 /* ---- lambda:invoke ------------------------------------------------------ */
@@ -1323,7 +1331,7 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
       log = base64(text, strlen(text));
       free(text);
     }
-    r = limit(wrap(r, status, &k, log), "lambda", f);
+    r = limit(h, wrap(r, status, &k, log), "lambda", f);
     free(log);
   }
 done:
@@ -1345,7 +1353,7 @@ static json_t *run_start(task_host_t *h, const task_call_t *c, fault_t *f) {
                   "executions", c->resource);
     return NULL;
   }
-  return limit(h->nested(h->nested_ud, c, f), c->resource, f);
+  return limit(h, h->nested(h->nested_ud, c, f), c->resource, f);
 }
 
 /* ---- entry ------------------------------------------------------------- */

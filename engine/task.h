@@ -34,6 +34,9 @@ bool task_waits_for_token(const char *resource);
 /* New host over tasks_dir (borrowed string, copied). NULL + *err. */
 task_host_t *task_host_new(const char *tasks_dir, char **err);
 void task_host_free(task_host_t *h);
+/* Results larger than max bytes fail with States.DataLimitExceeded
+ * (default MS_PAYLOAD_MAX, AWS's; 0 lifts the limit). */
+void task_host_set_payload_limit(task_host_t *h, size_t max);
 
 /* Forget a loaded handler module so its next call reads the file again
  * (module NULL: all of them); for the REPL's reload(). Changed files are
