@@ -754,6 +754,17 @@ static bool is_integral(double d) {
   return d == floor(d) && fabs(d) < 9.2e18;
 }
 
+/* History event types of a Task's call: [lambda][which]; a Lambda
+ * function ARN records LambdaFunction* events, other resources Task*. */
+enum { TE_SCHEDULED, TE_STARTED, TE_SUCCEEDED, TE_FAILED, TE_TIMED_OUT };
+static const char *const task_events[2][5] = {
+  {"TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskFailed",
+   "TaskTimedOut"},
+  {"LambdaFunctionScheduled", "LambdaFunctionStarted",
+   "LambdaFunctionSucceeded", "LambdaFunctionFailed",
+   "LambdaFunctionTimedOut"},
+};
+
 /* A Task's TimeoutSeconds or HeartbeatSeconds (field names it), given
  * literally or by path: *out stays 0 when absent. false with e set when
  * the path does not give a positive number. */
@@ -819,8 +830,7 @@ static void run_task(frame_t *f) {
   }
   task_kind_t kind = task_kind(st->resource);
   bool lambda = kind == TASK_LAMBDA_ARN;
-  const char *pre = lambda ? "LambdaFunction" : "Task";
-  char type[48];
+  const char *const *ev = task_events[lambda];
   json_t *d = NULL;
   if (keeps(f)) {
     d = json_object();
@@ -841,11 +851,9 @@ static void run_task(frame_t *f) {
       json_object_set_new(d, "heartbeatInSeconds",
                           json_integer((json_int_t)heartbeat));
   }
-  snprintf(type, sizeof type, "%sScheduled", pre);
-  emit(f, type, lambda ? "lambdaFunctionScheduledEventDetails"
+  emit(f, ev[TE_SCHEDULED], lambda ? "lambdaFunctionScheduledEventDetails"
                        : "taskScheduledEventDetails", d);
-  snprintf(type, sizeof type, "%sStarted", pre);
-  emit(f, type, lambda ? NULL : "taskStartedEventDetails",
+  emit(f, ev[TE_STARTED], lambda ? NULL : "taskStartedEventDetails",
        keeps(f) && !lambda
            ? json_pack("{ss,ss}", "resourceType", "lambda", "resource",
                        st->resource)
@@ -895,21 +903,19 @@ static void run_task(frame_t *f) {
   free(token);
   if (!result) {
     bool timed_out = e.error && !strcmp(e.error, "States.Timeout");
-    snprintf(type, sizeof type, "%s%s", pre,
-             timed_out ? "TimedOut" : "Failed");
     json_t *fd = keeps(f) ? fault_details(&e) : NULL;
     if (fd && !lambda) {
       json_object_set_new(fd, "resourceType", json_string("lambda"));
       json_object_set_new(fd, "resource", json_string(st->resource));
     }
-    emit(f, type, lambda ? (timed_out ? "lambdaFunctionTimedOutEventDetails"
-                                      : "lambdaFunctionFailedEventDetails")
-                         : (timed_out ? "taskTimedOutEventDetails"
-                                      : "taskFailedEventDetails"), fd);
+    emit(f, ev[timed_out ? TE_TIMED_OUT : TE_FAILED],
+         lambda ? (timed_out ? "lambdaFunctionTimedOutEventDetails"
+                             : "lambdaFunctionFailedEventDetails")
+                : (timed_out ? "taskTimedOutEventDetails"
+                             : "taskFailedEventDetails"), fd);
     fail_now(f, &e);
     return;
   }
-  snprintf(type, sizeof type, "%sSucceeded", pre);
   json_t *sd = NULL;
   if (keeps(f)) {
     sd = json_object();
@@ -921,7 +927,7 @@ static void run_task(frame_t *f) {
     json_object_set_new(sd, "outputDetails",
                         json_pack("{sb}", "truncated", 0));
   }
-  emit(f, type, lambda ? "lambdaFunctionSucceededEventDetails"
+  emit(f, ev[TE_SUCCEEDED], lambda ? "lambdaFunctionSucceededEventDetails"
                        : "taskSucceededEventDetails", sd);
   state_result(f, result);
 }
