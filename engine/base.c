@@ -6,6 +6,7 @@
  */
 #include "base.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,28 @@ char *ms_asprintf(const char *fmt, ...) {
   char *s = ms_vasprintf(fmt, ap);
   va_end(ap);
   return s;
+}
+
+char *ms_read_file(const char *path, size_t max, size_t *len) {
+  FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  if (!fp) return NULL;
+  buf_t b;
+  buf_init(&b);
+  char chunk[65536];
+  size_t n;
+  errno = 0;
+  while (b.len <= max && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+    buf_append(&b, chunk, n);
+  int bad = ferror(fp) ? (errno ? errno : EIO)
+            : b.len > max ? EFBIG : 0;
+  if (fp != stdin) fclose(fp);
+  if (bad) {
+    buf_free(&b);
+    errno = bad;
+    return NULL;
+  }
+  *len = b.len;
+  return buf_steal(&b);
 }
 
 /* ---- buffer ---------------------------------------------------------- */

@@ -30,6 +30,9 @@ enum { MS_OK = 0, MS_ERR = -1 };
 #define MS_DEFINITION_MAX   (1024 * 1024) /* AWS: 1 MiB definition */
 #define MS_WAIT_MAX_SECONDS 31536000LL    /* AWS: a year; longer is refused */
 #define MS_CAUSE_MAX        32768   /* AWS: length of an error's Cause */
+#define MS_FILE_MAX ((size_t)64 << 20) /* whole files read (definitions,
+                                  inputs, configs): a guard for /dev/zero,
+                                  far above the limits checked after */
 #define MS_DIAGS_MAX        100     /* AWS: ValidateStateMachineDefinition
                                        returns at most 100 diagnostics */
 
@@ -59,6 +62,11 @@ char *ms_strdup(const char *s);
 char *ms_strndup(const char *s, size_t n);
 char *ms_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *ms_vasprintf(const char *fmt, va_list ap);
+
+/* Read a whole file ("-" is stdin) of at most max bytes. Returns its text,
+ * NUL-terminated (malloc'd), and *len; NULL with errno set on failure
+ * (EFBIG when the file is longer than max, EISDIR for a folder, ...). */
+char *ms_read_file(const char *path, size_t max, size_t *len);
 
 /* The ASL fault: a workflow failure as a value. */
 typedef struct fault {

@@ -45,33 +45,9 @@ static int usage_error(const char *fmt, const char *arg) {
   return MS_EXIT_USAGE;
 }
 
-/* Bytes read_file reads at most: a guard for /dev/zero and the like, far
- * above the limits the engine checks afterwards (1 MiB definitions, 256 KiB
- * payloads), so those report the real size. */
-#define FILE_MAX ((size_t)64 << 20)
-
-/* Read a whole file ("-" is stdin). NULL with errno on failure (EFBIG past
- * FILE_MAX). */
+/* Read a whole file ("-" is stdin) up to MS_FILE_MAX; NULL with errno. */
 static char *read_file(const char *path, size_t *len) {
-  FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-  if (!fp) return NULL;
-  buf_t b;
-  buf_init(&b);
-  char chunk[65536];
-  size_t n;
-  errno = 0;
-  while (b.len <= FILE_MAX && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-    buf_append(&b, chunk, n);
-  int bad = ferror(fp) ? (errno ? errno : EIO)  /* EISDIR, ... */
-            : b.len > FILE_MAX ? EFBIG : 0;
-  if (fp != stdin) fclose(fp);
-  if (bad) {
-    buf_free(&b);
-    errno = bad;
-    return NULL;
-  }
-  *len = b.len;
-  return buf_steal(&b);
+  return ms_read_file(path, MS_FILE_MAX, len);
 }
 
 /* A JSON argument: literal text, or @FILE. New reference or NULL (the

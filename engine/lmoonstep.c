@@ -15,6 +15,7 @@
 #include "luabridge.h"
 
 #include <lauxlib.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,25 +348,6 @@ static json_t *lmock_call(void *ud, const char *state, json_t *input, int n,
   return c.result;
 }
 
-/* Read a whole file; NULL when it cannot be read. */
-static char *slurp(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  buf_t b;
-  buf_init(&b);
-  char chunk[8192];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) buf_append(&b, chunk, n);
-  bool bad = ferror(fp);
-  fclose(fp);
-  if (bad) {
-    buf_free(&b);
-    return NULL;
-  }
-  *len = b.len;
-  return buf_steal(&b);
-}
-
 /* The mocks the run options ask for (mock_config + test_case, then
  * mocks), checked against m. NULL with *err (malloc'd) on a problem;
  * NULL and no *err when there are none. */
@@ -391,10 +373,11 @@ static ms_mocks_t *opt_mocks(lua_State *L, int opts, const ms_machine_t *m,
                      "machine's name in StateMachines)");
   } else if (cfg) {
     size_t len;
-    char *text = slurp(cfg, &len);
+    char *text = ms_read_file(cfg, MS_FILE_MAX, &len);
     char *e = NULL;
     if (!text)
-      *err = ms_asprintf("mock_config: cannot read %s", cfg);
+      *err = ms_asprintf("mock_config: cannot read %s: %s", cfg,
+                         strerror(errno));
     else if (!ms_mocks_load(k, text, len, mname, tc, &e))
       *err = ms_asprintf("mock_config %s: %s", cfg, e ? e : "invalid");
     free(e);

@@ -53,6 +53,7 @@
  */
 #include "nested.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,17 +121,16 @@ static char *read_machine(const nested_t *n, const char *name, size_t *len,
   static const char *const exts[] = {".asl.json", ".json"};
   for (size_t i = 0; i < 2; i++) {
     char *p = ms_asprintf("%s/%s%s", n->dir, name, exts[i]);
-    FILE *fp = fopen(p, "rb");
-    if (!fp) {
-      free(p);
-      continue;
+    char *text = ms_read_file(p, FILE_MAX, len);
+    if (text || errno == EFBIG) {
+      if (!text) {  /* too large: the caller says so */
+        text = ms_strdup("");
+        *len = FILE_MAX + 1;
+      }
+      *path = p;
+      return text;
     }
-    char *text = ms_malloc(FILE_MAX + 1);
-    *len = fread(text, 1, FILE_MAX + 1, fp);
-    fclose(fp);
-    text[*len > FILE_MAX ? FILE_MAX : *len] = '\0';
-    *path = p;
-    return text;
+    free(p);
   }
   return NULL;
 }

@@ -348,6 +348,17 @@ static void set_text(json_t *o, const char *key, sqlite3_stmt *st, int i) {
 
 /* The row of execution id (ARN or name): > 0, 0 when there is none (with
  * the message set), -1 on failure. */
+/* The columns every execution query starts with (arn, machine_arn, name,
+ * status, start_date, stop_date) as ListExecutions' item. */
+static json_t *summary(sqlite3_stmt *st) {
+  static const char *const keys[] = {"executionArn", "stateMachineArn",
+                                     "name", "status", "startDate",
+                                     "stopDate"};
+  json_t *e = json_object();
+  for (int i = 0; i < 6; i++) set_text(e, keys[i], st, i);
+  return e;
+}
+
 static int64_t find(store_t *s, const char *id) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(s->db, "SELECT row FROM executions WHERE arn = ?1"
@@ -383,13 +394,7 @@ json_t *store_describe(store_t *s, const char *id, bool *missing) {
   sqlite3_bind_int64(st, 1, row);
   json_t *d = NULL;
   if (sqlite3_step(st) == SQLITE_ROW) {
-    d = json_object();
-    set_text(d, "executionArn", st, 0);
-    set_text(d, "stateMachineArn", st, 1);
-    set_text(d, "name", st, 2);
-    set_text(d, "status", st, 3);
-    set_text(d, "startDate", st, 4);
-    set_text(d, "stopDate", st, 5);
+    d = summary(st);
     json_object_set_new(d, "input", json_column(st, 6));
     json_t *out = json_column(st, 7);
     if (out) json_object_set_new(d, "output", out);
@@ -448,14 +453,7 @@ json_t *store_list(store_t *s, const char *status, const char *machine) {
   json_t *list = json_array();
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    json_t *e = json_object();
-    set_text(e, "executionArn", st, 0);
-    set_text(e, "stateMachineArn", st, 1);
-    set_text(e, "name", st, 2);
-    set_text(e, "status", st, 3);
-    set_text(e, "startDate", st, 4);
-    set_text(e, "stopDate", st, 5);
-    json_array_append_new(list, e);
+    json_array_append_new(list, summary(st));
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {

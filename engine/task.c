@@ -72,6 +72,7 @@
 #include "task.h"
 
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,21 +494,6 @@ static bool int_in(json_t *v, int lo, int hi, int *out) {
   return true;
 }
 
-/* Read the file at path (NULL + errno when it cannot be read). */
-static char *slurp(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  buf_t b;
-  buf_init(&b);
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 && b.len <= CONFIG_MAX)
-    buf_append(&b, chunk, n);
-  fclose(fp);
-  *len = b.len;
-  return buf_steal(&b);
-}
-
 /* Apply TASKS_DIR/NAME.json (cfgname: NAME) to fn, or the defaults when
  * there is no such file. lambda: a Lambda function (its "handler" is used
  * and, with a file, Lambda's default timeout). false with f set when it is
@@ -526,11 +512,16 @@ static bool fn_configure(task_host_t *h, fn_t *fn, const char *cfgname,
   free(fn->cfg_path);
   fn->cfg_path = path;
   size_t len = 0;
-  char *text = slurp(path, &len);
-  if (!text) return true;
+  errno = 0;
+  char *text = ms_read_file(path, CONFIG_MAX, &len);
+  if (!text && errno == ENOENT) return true;
   if (lambda) fn->timeout = TIMEOUT_S;
   char *err = NULL;
-  json_t *doc = len > CONFIG_MAX ? NULL : jsonx_parse(text, len, &err);
+  json_t *doc = NULL;
+  if (text)
+    doc = jsonx_parse(text, len, &err);
+  else if (errno != EFBIG)  /* EFBIG: "too large", said below */
+    err = ms_strdup(strerror(errno));
   free(text);
   bool ok = false;
   const char *key;

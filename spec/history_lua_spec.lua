@@ -13,23 +13,7 @@ local PASS_TASK = [[{"StartAt": "P", "States": {
     "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Fn",
     "End": true}}}]]
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- Wait (up to 5 s) for a non-empty file.
-local function await(path)
-  for _ = 1, 100 do
-    local s = read(path)
-    if s and s ~= "" then return s end
-    os.execute("sleep 0.05")
-  end
-  error("timed out waiting for " .. path)
-end
+local await = S.await
 
 describe("run history from Lua", function()
   local dir
@@ -132,10 +116,7 @@ end }
         "Parameters": {"FunctionName": "Notify",
           "Payload": {"token.$": "$$.Task.Token"}},
         "End": true}}}]])
-    os.execute(string.format(
-      "cd %s && (%s run m.json --db db >out 2>err </dev/null; "
-      .. "echo $? >rc) >/dev/null 2>&1 &", S.shquote(dir),
-      S.shquote(S.BIN)))
+    S.start_run(dir)
     local token = await(dir .. "/token")
     assert.are.equal("same", await(dir .. "/seen"))
     assert.truthy(token:find("^mstt1%-"))

@@ -68,4 +68,34 @@ function M.run(tmp, args, env, dir)
   return M.slurp(out), M.slurp(err), code
 end
 
+-- A file's contents, or nil when it does not exist (yet).
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Wait (up to 5 s) for a non-empty file and return its contents.
+function M.await(path)
+  for _ = 1, 100 do
+    local s = M.read(path)
+    if s and s ~= "" then return s end
+    os.execute("sleep 0.05")
+  end
+  error("timed out waiting for " .. path)
+end
+
+-- Start `moonstep run m.json --db db ARGS...` in the background in dir;
+-- its stdout, stderr and exit status land in dir/out, dir/err, dir/rc.
+function M.start_run(dir, args)
+  local q = {}
+  for i, a in ipairs(args or {}) do q[i] = M.shquote(a) end
+  os.execute(string.format(
+    "cd %s && (%s run m.json --db db %s >out 2>err </dev/null; "
+    .. "echo $? >rc) >/dev/null 2>&1 &",
+    M.shquote(dir), M.shquote(M.BIN), table.concat(q, " ")))
+end
+
 return M

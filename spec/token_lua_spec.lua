@@ -23,23 +23,7 @@ local MACHINE = [[{"StartAt": "Ask", "States": {
     "ResultPath": "$.answer", "End": true},
   "Caught": {"Type": "Pass", "End": true}}}]]
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- Wait (up to 5 s) for a non-empty file.
-local function await(path)
-  for _ = 1, 100 do
-    local s = read(path)
-    if s and s ~= "" then return s end
-    os.execute("sleep 0.05")
-  end
-  error("timed out waiting for " .. path)
-end
+local read, await = S.read, S.await
 
 describe("task tokens from Lua", function()
   local dir
@@ -52,10 +36,7 @@ describe("task tokens from Lua", function()
     S.spit(dir .. "/tasks/Notify.lua", HANDLER)
     S.spit(dir .. "/m.json", MACHINE)
     -- the run waits in the background for its token
-    os.execute(string.format(
-      "cd %s && (%s run m.json --db db --input '{\"file\":\"token\"}' "
-      .. ">out 2>err </dev/null; echo $? >rc) >/dev/null 2>&1 &",
-      S.shquote(dir), S.shquote(S.BIN)))
+    S.start_run(dir, { "--input", '{"file":"token"}' })
   end)
 
   after_each(function() S.rmtree(dir) end)

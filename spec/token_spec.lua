@@ -25,37 +25,16 @@ local function machine(extra)
     "Caught": {"Type": "Pass", "End": true}}}]]
 end
 
-local function sleep(s) os.execute("sleep " .. s) end
-
--- Start `moonstep run` in the background in dir; returns a handle.
+-- Start `moonstep run` of def in the background in dir; returns dir.
 local function start(dir, def, args)
   S.spit(dir .. "/m.json", def)
-  local q = {}
-  for i, a in ipairs(args or {}) do q[i] = S.shquote(a) end
-  os.execute(string.format(
-    "cd %s && (%s run m.json --db db --input '{\"file\":\"token\"}' %s "
-    .. ">out 2>err </dev/null; echo $? >rc) >/dev/null 2>&1 &",
-    S.shquote(dir), S.shquote(S.BIN), table.concat(q, " ")))
+  local all = { "--input", '{"file":"token"}' }
+  for _, a in ipairs(args or {}) do all[#all + 1] = a end
+  S.start_run(dir, all)
   return dir
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- Wait (up to 5 s) for a non-empty file.
-local function await(path)
-  for _ = 1, 100 do
-    local s = read(path)
-    if s and s ~= "" then return s end
-    sleep(0.05)
-  end
-  error("timed out waiting for " .. path)
-end
+local read, await = S.read, S.await
 
 local function finish(dir)
   local rc = tonumber(await(dir .. "/rc"))
