@@ -21,10 +21,9 @@ BUSTED ?= busted
 
 # pkg-config packages: all are used for include flags; LINK_PKGS go into
 # the binary, SO_PKGS into the Lua module (the host provides Lua itself).
-# Add libcurl here once http.c lands.
-CFLAG_PKGS := lua5.4 jansson libcurl sqlite3
-LINK_PKGS := lua5.4 jansson sqlite3
-SO_PKGS := jansson sqlite3
+CFLAG_PKGS := lua5.4 jansson libcurl sqlite3 libpcre2-8
+LINK_PKGS := lua5.4 jansson libcurl sqlite3 libpcre2-8
+SO_PKGS := jansson libcurl sqlite3 libpcre2-8
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(CFLAG_PKGS) 2>/dev/null)
 LINK_LIBS := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lm
@@ -45,8 +44,9 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC $(SANFLAGS) \
 DEPFLAGS = -MMD -MP
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 
-# Sources: every engine/*.c; the CLI front end is kept out of the library.
-CLI_SRCS := engine/cli.c
+# Sources: every engine/*.c; the CLI front end (engine/cli*.c: the
+# dispatcher and one file per command family) is kept out of the library.
+CLI_SRCS := $(wildcard engine/cli*.c)
 ALL_SRCS := $(wildcard engine/*.c)
 LIB_SRCS := $(filter-out $(CLI_SRCS),$(ALL_SRCS))
 LIB_OBJS := $(patsubst engine/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
@@ -76,7 +76,8 @@ DEMO_DEF ?= examples/hello/hello.asl.json
 DEMO_INPUT ?= examples/hello/input.json
 
 DEPS_PKGS := liblua5.4-dev lua5.4 lua-cjson lua-busted libjansson-dev \
-             libsqlite3-dev libcurl4-openssl-dev pkg-config gcc make
+             libsqlite3-dev libcurl4-openssl-dev libpcre2-dev pkg-config gcc \
+             make
 
 PREFIX ?= /usr/local
 BINDIR := $(DESTDIR)$(PREFIX)/bin

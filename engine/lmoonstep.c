@@ -13,6 +13,7 @@
  */
 #include "moonstep.h"
 #include "luabridge.h"
+#include "lmodules.h"
 
 #include <lauxlib.h>
 #include <errno.h>
@@ -805,6 +806,7 @@ static void init_metatables(lua_State *L) {
 
 int luaopen_moonstep(lua_State *L) {
   init_metatables(L);
+  lmodules_preload(L);
   luaL_newlib(L, ms_funcs);
   push_json_lib(L);
   lua_setfield(L, -2, "json");

@@ -34,6 +34,7 @@
 #include <lualib.h>
 
 #include "base.h"
+#include "lmodules.h"
 
 #define HOOK_COUNT      10000 /* instructions between clock checks */
 #define HOOK_COUNT_LATE 1000  /* ... once the deadline has passed */
@@ -244,6 +245,7 @@ static int open_state(lua_State *L) {
   add_path(L, "cpath", c.data);
   buf_free(&p);
   buf_free(&c);
+  lmodules_preload(L);
   return 0;
 }
 
