@@ -26,22 +26,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cli.h"
 #include "moonstep.h"
 
-static const char *progname = "moonstep";
+const char *cli_progname = "moonstep";
 static const char *global_db;  /* --db before the command */
 
 /* The database: --db, else $MOONSTEP_DB, else the default. */
-static const char *db_path(const char *flag) {
+const char *cli_db_path(const char *flag) {
   const char *env = getenv("MOONSTEP_DB");
   return flag ? flag : global_db ? global_db
          : env && *env ? env : MS_DB_DEFAULT;
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "%s: ", progname);
+int cli_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "%s: ", cli_progname);
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry '%s help' for usage.\n", progname);
+  fprintf(stderr, "\nTry '%s help' for usage.\n", cli_progname);
   return MS_EXIT_USAGE;
 }
 
@@ -52,13 +53,13 @@ static char *read_file(const char *path, size_t *len) {
 
 /* A JSON argument: literal text, or @FILE. New reference or NULL (the
  * problem printed). */
-static json_t *json_arg(const char *flag, const char *arg) {
+json_t *cli_json_arg(const char *flag, const char *arg) {
   size_t len = strlen(arg);
   char *text = NULL;
   if (arg[0] == '@') {
     text = read_file(arg + 1, &len);
     if (!text) {
-      fprintf(stderr, "%s: %s: cannot read %s: %s\n", progname, flag,
+      fprintf(stderr, "%s: %s: cannot read %s: %s\n", cli_progname, flag,
               arg + 1, strerror(errno));
       return NULL;
     }
@@ -66,14 +67,14 @@ static json_t *json_arg(const char *flag, const char *arg) {
   char *err = NULL;
   json_t *v = jsonx_parse(text ? text : arg, len, &err);
   if (!v) {
-    fprintf(stderr, "%s: %s is not valid JSON: %s\n", progname, flag, err);
+    fprintf(stderr, "%s: %s is not valid JSON: %s\n", cli_progname, flag, err);
     free(err);
   }
   free(text);
   return v;
 }
 
-static void print_json(const json_t *v) {
+void cli_print_json(const json_t *v) {
   int flags = isatty(STDOUT_FILENO) ? JSONX_PRETTY : JSONX_COMPACT;
   char *s = jsonx_dump(v, flags);
   fputs(s, stdout);
@@ -86,7 +87,7 @@ static ms_machine_t *load(const char *path, int *status) {
   size_t len;
   char *text = read_file(path, &len);
   if (!text) {
-    fprintf(stderr, "%s: cannot read %s: %s\n", progname, path,
+    fprintf(stderr, "%s: cannot read %s: %s\n", cli_progname, path,
             strerror(errno));
     *status = MS_EXIT_USAGE;
     return NULL;
@@ -122,7 +123,7 @@ static ms_mocks_t *load_mocks(const char *path, const char *test_case,
   size_t len;
   char *text = read_file(path, &len);
   if (!text) {
-    fprintf(stderr, "%s: --mock-config: cannot read %s: %s\n", progname,
+    fprintf(stderr, "%s: --mock-config: cannot read %s: %s\n", cli_progname,
             path, strerror(errno));
     return NULL;
   }
@@ -132,7 +133,7 @@ static ms_mocks_t *load_mocks(const char *path, const char *test_case,
             ms_mocks_check(k, m, &err);
   free(text);
   if (!ok) {
-    fprintf(stderr, "%s: %s: %s\n", progname, path, err ? err : "invalid");
+    fprintf(stderr, "%s: %s: %s\n", cli_progname, path, err ? err : "invalid");
     free(err);
     ms_mocks_free(k);
     return NULL;
@@ -145,7 +146,7 @@ static ms_mocks_t *load_mocks(const char *path, const char *test_case,
  * (a handler's error) shows its message and Lua traceback line by line. */
 static void report_failure(const char *status, const char *state,
                            const char *error, const char *cause) {
-  fprintf(stderr, "%s: execution %s", progname, status ? status : "?");
+  fprintf(stderr, "%s: execution %s", cli_progname, status ? status : "?");
   if (state) fprintf(stderr, " in state '%s'", state);
   if (error && *error) fprintf(stderr, ": %s", error);
   json_t *lambda = cause ? jsonx_parse(cause, strlen(cause), NULL) : NULL;
@@ -191,25 +192,25 @@ static int cmd_run(int argc, char **argv) {
       const char *v = argv[++i];
       if (!strcmp(v, "full")) sync_full = true;
       else if (strcmp(v, "normal"))
-        return usage_error("unknown durability '%s' (normal or full)", v);
+        return cli_usage("unknown durability '%s' (normal or full)", v);
     }
     else if (!strcmp(a, "--clock") && more) {
       const char *c = argv[++i];
       if (!strcmp(c, "virtual")) virtual_clock = true;
-      else if (strcmp(c, "real")) return usage_error("unknown clock '%s'", c);
+      else if (strcmp(c, "real")) return cli_usage("unknown clock '%s'", c);
     } else if (a[0] == '-' && a[1]) {
-      return usage_error("run: unknown or incomplete option '%s'", a);
+      return cli_usage("run: unknown or incomplete option '%s'", a);
     } else if (!file) {
       file = a;
     } else {
-      return usage_error("run: unexpected argument '%s'", a);
+      return cli_usage("run: unexpected argument '%s'", a);
     }
   }
-  if (!file) return usage_error("run: %s", "missing FILE");
+  if (!file) return cli_usage("run: %s", "missing FILE");
   if (!mock_config != !test_case)
-    return usage_error("run: %s", "--mock-config and --test-case go "
+    return cli_usage("run: %s", "--mock-config and --test-case go "
                        "together");
-  json_t *input = input_arg ? json_arg("--input", input_arg) : json_object();
+  json_t *input = input_arg ? cli_json_arg("--input", input_arg) : json_object();
   if (!input) return MS_EXIT_USAGE;
   int status;
   ms_machine_t *m = load(file, &status);
@@ -244,14 +245,14 @@ static int cmd_run(int argc, char **argv) {
   /* EXPRESS runs are not recorded, so they open no database. */
   ms_options_t eo = {.tasks_dir = tasks, .virtual_clock = virtual_clock,
                      .no_aws_limits = no_limits,
-                     .db_path = ro.express ? NULL : db_path(db),
+                     .db_path = ro.express ? NULL : cli_db_path(db),
                      .db_sync_full = sync_full,
                      .machines_dir = machines ? machines : mdir};
   ms_engine_t *e = ms_engine_new(&eo, &err);
   free(mdir);
   json_t *d = e ? ms_run(e, m, input, &ro) : NULL;
   if (!d) {
-    fprintf(stderr, "%s: %s\n", progname,
+    fprintf(stderr, "%s: %s\n", cli_progname,
             e ? ms_engine_error(e) : err ? err : "cannot start");
     free(err);
     ms_engine_free(e);
@@ -264,9 +265,9 @@ static int cmd_run(int argc, char **argv) {
   const char *st = json_string_value(json_object_get(d, "status"));
   bool ok = st && !strcmp(st, "SUCCEEDED");
   if (describe) {
-    print_json(d);
+    cli_print_json(d);
   } else if (ok) {
-    print_json(json_object_get(d, "output"));
+    cli_print_json(json_object_get(d, "output"));
   } else {
     const char *error = json_string_value(json_object_get(d, "error"));
     const char *cause = json_string_value(json_object_get(d, "cause"));
@@ -283,7 +284,7 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_validate(int argc, char **argv) {
-  if (argc == 0) return usage_error("validate: %s", "missing FILE");
+  if (argc == 0) return cli_usage("validate: %s", "missing FILE");
   int worst = MS_EXIT_OK;
   for (int i = 0; i < argc; i++) {
     int status;
@@ -307,29 +308,29 @@ static int cmd_eval(int argc, char **argv) {
                     : !strcmp(a, "--vars") ? &vars : NULL;
     if (slot && more) {
       json_decref(*slot);
-      *slot = json_arg(a, argv[++i]);
+      *slot = cli_json_arg(a, argv[++i]);
       if (!*slot) rc = MS_EXIT_USAGE;
     } else if (slot) {
-      rc = usage_error("eval: option '%s' needs a value", a);
+      rc = cli_usage("eval: option '%s' needs a value", a);
     } else if (a[0] == '-' && a[1] && a[1] != '$' && !expr) {
-      rc = usage_error("eval: unknown or incomplete option '%s'", a);
+      rc = cli_usage("eval: unknown or incomplete option '%s'", a);
     } else if (!expr) {
       expr = a;
     } else {
-      rc = usage_error("eval: unexpected argument '%s'", a);
+      rc = cli_usage("eval: unexpected argument '%s'", a);
     }
   }
-  if (rc == MS_EXIT_OK && !expr) rc = usage_error("eval: %s", "missing EXPR");
+  if (rc == MS_EXIT_OK && !expr) rc = cli_usage("eval: %s", "missing EXPR");
   if (rc == MS_EXIT_OK && vars && !json_is_object(vars))
-    rc = usage_error("eval: %s", "--vars must be a JSON object");
+    rc = cli_usage("eval: %s", "--vars must be a JSON object");
   if (rc == MS_EXIT_OK) {
     fault_t f = FAULT_INIT;
     json_t *v = ms_eval(expr, NULL, input, context, vars, &f);
     if (v) {
-      print_json(v);
+      cli_print_json(v);
       json_decref(v);
     } else {
-      fprintf(stderr, "%s: %s: %s\n", progname, f.error,
+      fprintf(stderr, "%s: %s: %s\n", cli_progname, f.error,
               f.cause ? f.cause : "");
       rc = MS_EXIT_FAILED;
     }
@@ -351,24 +352,24 @@ static int cmd_invoke(int argc, char **argv) {
     if (!strcmp(a, "--event") && more) event_arg = argv[++i];
     else if (!strcmp(a, "--tasks") && more) tasks = argv[++i];
     else if (a[0] == '-' && a[1])
-      return usage_error("invoke: unknown or incomplete option '%s'", a);
+      return cli_usage("invoke: unknown or incomplete option '%s'", a);
     else if (!name) name = a;
-    else return usage_error("invoke: unexpected argument '%s'", a);
+    else return cli_usage("invoke: unexpected argument '%s'", a);
   }
-  if (!name) return usage_error("invoke: %s", "missing NAME");
-  json_t *event = event_arg ? json_arg("--event", event_arg) : json_object();
+  if (!name) return cli_usage("invoke: %s", "missing NAME");
+  json_t *event = event_arg ? cli_json_arg("--event", event_arg) : json_object();
   if (!event) return MS_EXIT_USAGE;
   char *err = NULL;
   ms_options_t eo = {.tasks_dir = tasks};
   ms_engine_t *e = ms_engine_new(&eo, &err);
   if (!e) {
-    fprintf(stderr, "%s: %s\n", progname, err ? err : "cannot start");
+    fprintf(stderr, "%s: %s\n", cli_progname, err ? err : "cannot start");
     free(err);
     json_decref(event);
     return MS_EXIT_USAGE;
   }
   json_t *error = NULL, *r = ms_invoke(e, name, event, &error);
-  print_json(r ? r : error);
+  cli_print_json(r ? r : error);
   json_decref(r);
   json_decref(error);
   ms_engine_free(e);
@@ -382,7 +383,7 @@ static int cmd_invoke(int argc, char **argv) {
  * the status OK) when the file does not exist yet: nothing was recorded,
  * and the read does not create it. */
 static int open_db(const char *db, ms_engine_t **e) {
-  const char *path = db_path(db);
+  const char *path = cli_db_path(db);
   *e = NULL;
   if (strcmp(path, ":memory:") && access(path, F_OK) != 0 &&
       errno == ENOENT)
@@ -391,7 +392,7 @@ static int open_db(const char *db, ms_engine_t **e) {
   ms_options_t eo = {.tasks_dir = "tasks", .db_path = path};
   *e = ms_engine_new(&eo, &err);
   if (*e) return MS_EXIT_OK;
-  fprintf(stderr, "%s: %s\n", progname, err ? err : "cannot start");
+  fprintf(stderr, "%s: %s\n", cli_progname, err ? err : "cannot start");
   free(err);
   return MS_EXIT_USAGE;
 }
@@ -417,17 +418,17 @@ static int read_args(const char *cmd, int argc, char **argv, bool listing,
     else if (history && !strcmp(a, "--reverse")) r->reverse = true;
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "%s: %s: unknown or incomplete option '%s'\n"
-              "Try '%s help' for usage.\n", progname, cmd, a, progname);
+              "Try '%s help' for usage.\n", cli_progname, cmd, a, cli_progname);
       return MS_EXIT_USAGE;
     } else if (!listing && !r->id) {
       r->id = a;
     } else {
       fprintf(stderr, "%s: %s: unexpected argument '%s'\nTry '%s help' "
-              "for usage.\n", progname, cmd, a, progname);
+              "for usage.\n", cli_progname, cmd, a, cli_progname);
       return MS_EXIT_USAGE;
     }
   }
-  if (!listing && !r->id) return usage_error("%s: missing ID", cmd);
+  if (!listing && !r->id) return cli_usage("%s: missing ID", cmd);
   return MS_EXIT_OK;
 }
 
@@ -444,7 +445,7 @@ static const char *field(const json_t *o, const char *key) {
 
 static int cmd_executions(int argc, char **argv) {
   if (argc < 1 || strcmp(argv[0], "list"))
-    return usage_error("executions: %s", argc < 1 ? "missing 'list'"
+    return cli_usage("executions: %s", argc < 1 ? "missing 'list'"
                        : "the only subcommand is 'list'");
   read_args_t r = {0};
   int rc = read_args("executions list", argc - 1, argv + 1, true, false, &r);
@@ -455,19 +456,19 @@ static int cmd_executions(int argc, char **argv) {
   for (size_t i = 0; !known && i < 5; i++)
     known = !strcmp(r.status, statuses[i]);
   if (!known)
-    return usage_error("executions list: unknown status '%s' (RUNNING, "
+    return cli_usage("executions list: unknown status '%s' (RUNNING, "
                        "SUCCEEDED, FAILED, TIMED_OUT or ABORTED)", r.status);
   ms_engine_t *e;
   if ((rc = open_db(r.db, &e))) return rc;
   json_t *l = e ? ms_executions_list(e, r.status, r.machine)
                 : json_pack("{s[]}", "executions");
   if (!l) {
-    fprintf(stderr, "%s: %s\n", progname, ms_engine_error(e));
+    fprintf(stderr, "%s: %s\n", cli_progname, ms_engine_error(e));
     ms_engine_free(e);
     return MS_EXIT_USAGE;
   }
   if (r.json) {
-    print_json(l);
+    cli_print_json(l);
   } else {
     json_t *v = json_object_get(l, "executions"), *x;
     size_t i;
@@ -499,9 +500,9 @@ static json_t *describe_of(const read_args_t *r, ms_engine_t **e, int *rc) {
   if (!d) {
     if (missing)
       fprintf(stderr, "%s: no execution named or with the ARN '%s' in "
-              "%s\n", progname, r->id, db_path(r->db));
+              "%s\n", cli_progname, r->id, cli_db_path(r->db));
     else
-      fprintf(stderr, "%s: %s\n", progname, ms_engine_error(*e));
+      fprintf(stderr, "%s: %s\n", cli_progname, ms_engine_error(*e));
     *rc = MS_EXIT_USAGE;
   }
   return d;
@@ -513,7 +514,7 @@ static int cmd_describe(int argc, char **argv) {
   if (rc) return rc;
   ms_engine_t *e;
   json_t *d = describe_of(&r, &e, &rc);
-  if (d) print_json(d);
+  if (d) cli_print_json(d);
   json_decref(d);
   ms_engine_free(e);
   return rc;
@@ -528,9 +529,9 @@ static int cmd_output(int argc, char **argv) {
   ms_engine_t *e;
   json_t *d = describe_of(&r, &e, &rc);
   if (d && !strcmp(field(d, "status"), "SUCCEEDED")) {
-    print_json(json_object_get(d, "output"));
+    cli_print_json(json_object_get(d, "output"));
   } else if (d) {
-    fprintf(stderr, "%s: execution %s is %s", progname, field(d, "name"),
+    fprintf(stderr, "%s: execution %s is %s", cli_progname, field(d, "name"),
             field(d, "status"));
     if (*field(d, "error")) fprintf(stderr, ": %s", field(d, "error"));
     if (*field(d, "cause")) fprintf(stderr, ": %s", field(d, "cause"));
@@ -620,14 +621,14 @@ static int cmd_history(int argc, char **argv) {
   if (!h) {
     if (missing)
       fprintf(stderr, "%s: no execution named or with the ARN '%s' in "
-              "%s\n", progname, r.id, db_path(r.db));
+              "%s\n", cli_progname, r.id, cli_db_path(r.db));
     else
-      fprintf(stderr, "%s: %s\n", progname, ms_engine_error(e));
+      fprintf(stderr, "%s: %s\n", cli_progname, ms_engine_error(e));
     ms_engine_free(e);
     return MS_EXIT_USAGE;
   }
   if (r.json || !isatty(STDOUT_FILENO))
-    print_json(h);
+    cli_print_json(h);
   else
     print_history_table(json_object_get(h, "events"));
   json_decref(h);
@@ -657,19 +658,19 @@ static int send_task(const char *cmd, ms_token_op_t op, int argc,
       cause = argv[++i];
     else {
       fprintf(stderr, "%s: %s: unknown or incomplete option '%s'\n"
-              "Try '%s help' for usage.\n", progname, cmd, a, progname);
+              "Try '%s help' for usage.\n", cli_progname, cmd, a, cli_progname);
       return MS_EXIT_USAGE;
     }
   }
   if (!token) {
-    fprintf(stderr, "%s: %s: missing --token\n", progname, cmd);
+    fprintf(stderr, "%s: %s: missing --token\n", cli_progname, cmd);
     return MS_EXIT_USAGE;
   }
   if (op == MS_TOKEN_SUCCESS && !out_arg) {
-    fprintf(stderr, "%s: %s: missing --output\n", progname, cmd);
+    fprintf(stderr, "%s: %s: missing --output\n", cli_progname, cmd);
     return MS_EXIT_USAGE;
   }
-  json_t *output = out_arg ? json_arg("--output", out_arg) : NULL;
+  json_t *output = out_arg ? cli_json_arg("--output", out_arg) : NULL;
   if (out_arg && !output) return MS_EXIT_USAGE;
   ms_engine_t *e = NULL;
   int rc = open_db(db, &e);
@@ -679,7 +680,7 @@ static int send_task(const char *cmd, ms_token_op_t op, int argc,
       /* nothing was ever recorded there: no token can exist */
       code = strncmp(token, "mstt1-", 6) ? "InvalidToken"
                                          : "TaskDoesNotExist";
-      fprintf(stderr, "%s: %s: %s\n", progname, code,
+      fprintf(stderr, "%s: %s: %s\n", cli_progname, code,
               !strcmp(code, "InvalidToken")
                   ? "Invalid Token: 'Invalid token'"
                   : "Task Does Not Exist: 'Provided task does not "
@@ -687,7 +688,7 @@ static int send_task(const char *cmd, ms_token_op_t op, int argc,
       rc = MS_EXIT_USAGE;
     } else if (ms_task_send(e, op, token, output, error, cause,
                             &code) < 0) {
-      fprintf(stderr, "%s: %s%s%s\n", progname, code ? code : "",
+      fprintf(stderr, "%s: %s%s%s\n", cli_progname, code ? code : "",
               code ? ": " : "", ms_engine_error(e));
       rc = code ? MS_EXIT_USAGE : MS_EXIT_FAILED;
     }
@@ -754,6 +755,11 @@ static const struct command {
   {"send-task-heartbeat", cmd_send_heartbeat,
    "send-task-heartbeat --token T\n"
    "      tell a waiting Task with HeartbeatSeconds its worker is alive"},
+  {"repl", cli_repl,
+   "repl [FILE] [--input JSON|@FILE] [--execution ID] [-e CHUNK]... [-i]\n"
+   "      [--tasks DIR] [--db PATH]\n"
+   "      a Lua prompt for debugging workflows (:help inside); -e runs\n"
+   "      chunks and exits (-i: then the prompt); commands may be piped"},
   {"help", cmd_help, "help\n      show this help"},
 };
 
@@ -763,7 +769,7 @@ static int cmd_help(int argc, char **argv) {
   printf("moonstep %s - run AWS Step Functions state machines locally\n\n"
          "usage:\n", MS_VERSION);
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-    printf("  %s %s\n", progname, commands[i].usage);
+    printf("  %s %s\n", cli_progname, commands[i].usage);
   printf("\nSTANDARD runs are recorded in --db PATH (an option of the "
          "command or before\nit), else $MOONSTEP_DB, else %s; ID is an "
          "execution's ARN or name.\n", MS_DB_DEFAULT);
@@ -777,7 +783,7 @@ static int cmd_help(int argc, char **argv) {
 static int flushed(int rc) {
   int e = fflush(stdout) ? errno : 0;
   if (!e && !ferror(stdout)) return rc;
-  fprintf(stderr, "%s: cannot write the output: %s\n", progname,
+  fprintf(stderr, "%s: cannot write the output: %s\n", cli_progname,
           e ? strerror(e) : "I/O error");
   return rc == MS_EXIT_OK ? MS_EXIT_FAILED : rc;
 }
@@ -791,7 +797,7 @@ static int dispatch(int argc, char **argv) {
     global_db = argv[2];
     argv += 2;
     argc -= 2;
-    if (argc < 2) return usage_error("%s", "missing command after --db");
+    if (argc < 2) return cli_usage("%s", "missing command after --db");
   }
   const char *name = argv[1];
   if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
@@ -802,7 +808,7 @@ static int dispatch(int argc, char **argv) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     if (!strcmp(commands[i].name, name))
       return commands[i].fn(argc - 2, argv + 2);
-  return usage_error("unknown command '%s'", name);
+  return cli_usage("unknown command '%s'", name);
 }
 
 int main(int argc, char **argv) {

@@ -26,5 +26,7 @@ void lmodules_preload(lua_State *L);
 
 /* The cores' open functions (one per engine/l<NAME>.c). */
 int luaopen_moonstep_json(lua_State *L);
+int luaopen_moonstep_yaml(lua_State *L);
+int luaopen_moonstep_lineedit(lua_State *L);
 
 #endif
