@@ -6,7 +6,6 @@
 -- error/cause (both compared exactly). The cases run through the moonstep
 -- Lua module with the virtual clock; definition and input go in as JSON
 -- text in the file's key order (a Map over an object follows it).
-package.cpath = "./build/?.so;" .. package.cpath
 local moonstep = require "moonstep"
 local json = moonstep.json
 package.path = "./spec/?.lua;" .. package.path
@@ -93,7 +92,8 @@ end
 
 describe("determinism", function()
   it("prints the same bytes for the same execution", function()
-    local cmd = "./build/moonstep run examples/hello/hello.asl.json " ..
+    local cmd = "MOONSTEP_DB=:memory: " .. require("support").BIN ..
+                " run examples/hello/hello.asl.json " ..
                 "--input @examples/hello/input.json --name same 2>&1"
     local function run()
       local p = assert(io.popen(cmd))

@@ -71,7 +71,6 @@ return { handler = function() n = n + 1 return n end }
 describe("task runtime (in-process)", function()
   local moonstep
   lazy_setup(function()
-    package.cpath = "./build/?.so;" .. package.cpath
     moonstep = require "moonstep"
   end)
   teardown(cleanup)

@@ -2,7 +2,6 @@
 -- through moonstep.json: integers stay integers, [] survives, null is
 -- cjson.null, Lua objects print with sorted keys, bad values are refused
 -- with a message naming where they are.
-package.cpath = "./build/?.so;" .. package.cpath
 
 local moonstep = require "moonstep"
 local json = moonstep.json

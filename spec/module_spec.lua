@@ -1,6 +1,5 @@
 -- module_spec.lua - the `moonstep` Lua module (engine/lmoonstep.c) over the
 -- real engine: run, engine, validate, eval and version.
-package.cpath = "./build/?.so;" .. package.cpath
 
 local moonstep = require "moonstep"
 local json = moonstep.json
