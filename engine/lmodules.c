@@ -7,6 +7,7 @@ const lmodule_t lmodules[] = {
   {"moonstep.json", luaopen_moonstep_json},
   {"moonstep.yaml", luaopen_moonstep_yaml},
   {"moonstep.lineedit", luaopen_moonstep_lineedit},
+  {"moonstep.core.csv", luaopen_moonstep_core_csv},
   /* one line per core: {"moonstep.core.NAME", luaopen_moonstep_core_NAME} */
   {NULL, NULL},
 };

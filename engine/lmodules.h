@@ -28,5 +28,6 @@ void lmodules_preload(lua_State *L);
 int luaopen_moonstep_json(lua_State *L);
 int luaopen_moonstep_yaml(lua_State *L);
 int luaopen_moonstep_lineedit(lua_State *L);
+int luaopen_moonstep_core_csv(lua_State *L);
 
 #endif
