@@ -17,6 +17,8 @@
 --   BENCH_MAP=10000       Map items
 --   BENCH_DURABLE=5000    loop iterations of the durable workload (STANDARD
 --                         history stays under AWS's 25,000 events)
+--   BENCH_CSV=1000000     rows of the csv-ingest and tables workloads
+--   BENCH_CSV_RUNS=1      pairs of those (each is many seconds)
 --   BENCH_ONLY=loop,map   run only these workloads (names in the table)
 --   MOONSTEP_BUILD=build  where moonstep.so, moonstep and bench/ are
 --   NODE=node             the Node.js binary for the peer
@@ -25,13 +27,25 @@
 -- "durable" has no peer: it is the loop as a STANDARD execution recorded in
 -- a SQLite file against the same loop EXPRESS, both whole moonstep
 -- processes; its ratio is the share of EXPRESS speed kept (target 0.2).
+--
+-- "csv-map", "csv-1fn" and "tables" (issues 7 and 8, workloads 6 and 7)
+-- have the sqlite3 shell as their baseline: .import of the same generated
+-- customers CSV (examples/csv-ingest/gen.lua) into a keyed table of JSON
+-- items (bench/workloads/csv-import.sql). csv-map is a whole `moonstep
+-- run` of examples/csv-ingest/ingest.asl.json (the Distributed Map),
+-- csv-1fn one of the template's machine csv-ingest (its single handler,
+-- tasks/CSVToJSON.lua), both from the S3 event; tables is the in-process
+-- time of one moonstep.tables batch_write of the file's items
+-- (bench/workloads/tables.lua) against the whole import. Their ratio is
+-- baseline time / ours, so 0.5 means twice the time (targets: 0.5, 0.4
+-- and 0.67, peak memory of csv-map under 100 MB).
 
 local BUILD = os.getenv("MOONSTEP_BUILD") or "build"
 local NODE = os.getenv("NODE") or "node"
 local LUA = os.getenv("LUA") or "lua5.4"
 
 local DEFAULTS = { runs = 5, loop = 50000, tasks = 10000, map = 10000,
-                   durable = 5000 }
+                   durable = 5000, csv = 1000000, csv_runs = 1 }
 
 local function env_int(name, default)
   local v = os.getenv(name)
@@ -47,6 +61,8 @@ local cfg = {
   tasks = env_int("BENCH_TASKS", DEFAULTS.tasks),
   map = env_int("BENCH_MAP", DEFAULTS.map),
   durable = env_int("BENCH_DURABLE", DEFAULTS.durable),
+  csv = env_int("BENCH_CSV", DEFAULTS.csv),
+  csv_runs = env_int("BENCH_CSV_RUNS", DEFAULTS.csv_runs),
 }
 
 local only
@@ -57,6 +73,7 @@ end
 local quick = only ~= nil or cfg.runs ~= DEFAULTS.runs
   or cfg.loop ~= DEFAULTS.loop or cfg.tasks ~= DEFAULTS.tasks
   or cfg.map ~= DEFAULTS.map or cfg.durable ~= DEFAULTS.durable
+  or cfg.csv ~= DEFAULTS.csv or cfg.csv_runs ~= DEFAULTS.csv_runs
 
 -- ---- processes ---------------------------------------------------------
 
@@ -96,7 +113,7 @@ local function measure(argv)
           0)
   end
   local r = { wall = tonumber(wall), rss_kb = tonumber(rss) }
-  r.inproc = tonumber(out:match("@seconds (%S+)"))
+  r.inproc = tonumber(out:match("@seconds (%S+)")) or r.wall
   -- The output: every line that is not one of the two measurement lines.
   local lines = {}
   for line in out:gmatch("[^\n]+") do
@@ -187,11 +204,95 @@ local WORKLOADS = {
     target = 0.2 },
 }
 
--- Waiting for other issues: printed as "not yet" rows.
-local NOT_YET = {
-  { name = "csv-ingest", why = "vs sqlite3 .import (csv issue)" },
-  { name = "tables", why = "vs sqlite3 batch write (tables issue)" },
+-- Workloads 6 and 7: a scratch folder with the generated CSV in a bucket,
+-- the baseline's script, a database per run (reset before each run).
+local CSV = {}
+do
+  local dir = os.tmpname()
+  os.remove(dir)
+  CSV.dir = dir
+  CSV.file = dir .. "/buckets/bench/customers.csv"
+  CSV.db = dir .. "/moonstep.db"
+  CSV.base = dir .. "/baseline.db"
+  CSV.sql = dir .. "/import.sql"
+  CSV.tdb = dir .. "/tables.db"
+end
+local ABS = os.getenv("PWD") or "."
+local EVENT = '{"Records":[{"s3":{"bucket":{"name":"bench"},'
+  .. '"object":{"key":"customers.csv"}}}]}'
+
+local function csv_env(argv)
+  local a = { "env", "MOONSTEP_BUCKETS=" .. CSV.dir .. "/buckets",
+              "MOONSTEP_HOME=" .. ABS,
+              -- --express leaves --db to the history: the tables need this
+              "MOONSTEP_DB=" .. CSV.db }
+  for _, x in ipairs(argv) do a[#a + 1] = x end
+  return a
+end
+
+-- Once: generate the file, write the baseline's script.
+local function csv_setup()
+  if CSV.ready then return end
+  os.execute("mkdir -p " .. quote(CSV.dir .. "/buckets/bench"))
+  local _, ok = shell(LUA .. " examples/csv-ingest/gen.lua " .. cfg.csv
+                      .. " -o " .. quote(CSV.file) .. " 2>/dev/null")
+  if not ok then error("gen.lua failed", 0) end
+  local sql = assert(io.open("bench/workloads/csv-import.sql")):read("a")
+  sql = sql:gsub("CSV_PATH", function() return CSV.file end)
+  local f = assert(io.open(CSV.sql, "w"))
+  f:write(sql)
+  f:close()
+  CSV.ready = true
+end
+
+-- Before each moonstep run: a fresh database with the stack deployed.
+local function csv_fresh_db()
+  csv_setup()
+  os.remove(CSV.db)
+  local _, ok = shell(table.concat({ quote(BUILD .. "/moonstep"), "--db",
+    quote(CSV.db), "deploy", "examples/csv-ingest/template.yaml",
+    ">/dev/null 2>&1" }, " "))
+  if not ok then error("moonstep deploy of the csv-ingest template failed",
+                       0) end
+end
+local function csv_fresh_base()
+  csv_setup()
+  os.remove(CSV.base)
+end
+
+-- ours prints the summary (JSON), the baseline the count: compare counts.
+local function csv_check(a, b)
+  local written = a.output:match('"written":(%d+)') or a.output:match("^%d+")
+  local count = b.output:match("(%d+)%s*$")
+  return written ~= nil and written == count
+end
+
+local SQLITE = { "sqlite3", "-bail", CSV.base, ".read " .. CSV.sql }
+
+local CSV_WORKLOADS = {
+  { name = "csv-map", units = cfg.csv, unit = "rows", whole = true,
+    runs = cfg.csv_runs, prep = csv_fresh_db, prep_peer = csv_fresh_base,
+    check = csv_check, peer_label = "sqlite3",
+    ours = csv_env{ BUILD .. "/moonstep", "--db", CSV.db, "run",
+                    "examples/csv-ingest/ingest.asl.json", "--express",
+                    "--input", EVENT, "--tasks", "tasks" },
+    peer = SQLITE, target = 0.5, rss_target_mb = 100 },
+  { name = "csv-1fn", units = cfg.csv, unit = "rows", whole = true,
+    runs = cfg.csv_runs, prep = csv_fresh_db, prep_peer = csv_fresh_base,
+    check = csv_check, peer_label = "sqlite3",
+    ours = csv_env{ BUILD .. "/moonstep", "--db", CSV.db, "run",
+                    "csv-ingest", "--input", EVENT, "--tasks", "tasks" },
+    peer = SQLITE, target = 0.4 },
+  { name = "tables", units = cfg.csv, unit = "items",
+    runs = cfg.csv_runs, prep = csv_setup, prep_peer = csv_fresh_base,
+    check = csv_check, peer_label = "sqlite3",
+    ours = { LUA, "bench/workloads/tables.lua", CSV.file, CSV.tdb },
+    peer = SQLITE, target = 0.67 },
 }
+for _, w in ipairs(CSV_WORKLOADS) do WORKLOADS[#WORKLOADS + 1] = w end
+
+-- Waiting for other issues: printed as "not yet" rows.
+local NOT_YET = {}
 
 -- ---- the machine -------------------------------------------------------
 
@@ -228,8 +329,9 @@ local function describe_machine()
               .. " on node " .. first_line(NODE .. " --version") },
     { "config", string.format(
         "BENCH_RUNS=%d BENCH_LOOP=%d BENCH_TASKS=%d BENCH_MAP=%d "
-        .. "BENCH_DURABLE=%d",
-        cfg.runs, cfg.loop, cfg.tasks, cfg.map, cfg.durable) },
+        .. "BENCH_DURABLE=%d BENCH_CSV=%d BENCH_CSV_RUNS=%d",
+        cfg.runs, cfg.loop, cfg.tasks, cfg.map, cfg.durable, cfg.csv,
+        cfg.csv_runs) },
   }
 end
 
@@ -255,23 +357,34 @@ end
 -- Run a workload's pairs; returns its row of figures.
 local function run_workload(w)
   local o, p = {}, {}
-  for r = 1, cfg.runs do
+  local runs = w.runs or cfg.runs
+  local function ours()
+    if w.prep then w.prep() end
+    return measure(w.ours)
+  end
+  local function theirs()
+    if w.prep_peer then w.prep_peer() end
+    return measure(w.peer)
+  end
+  for r = 1, runs do
     local a, b
     if r % 2 == 1 then
-      a = measure(w.ours)
-      b = measure(w.peer)
+      a = ours()
+      b = theirs()
     else
-      b = measure(w.peer)
-      a = measure(w.ours)
+      b = theirs()
+      a = ours()
     end
-    if a.output ~= b.output then
+    local same
+    if w.check then same = w.check(a, b) else same = a.output == b.output end
+    if not same then
       error(string.format(
         "%s: the outputs differ (run %d)\n  moonstep: %s\n  peer:     %s",
         w.name, r, a.output:sub(1, 300), b.output:sub(1, 300)), 0)
     end
     o[r], p[r] = a, b
     io.stderr:write(string.format("  %-8s run %d/%d  moonstep %s  peer %s\n",
-      w.name, r, cfg.runs,
+      w.name, r, runs,
       ms(w.whole and a.wall or a.inproc), ms(w.whole and b.wall or b.inproc)))
   end
   local function col(t, k)
@@ -281,7 +394,7 @@ local function run_workload(w)
   end
   local key = w.whole and "wall" or "inproc"
   local ratios, wall_ratios = {}, {}
-  for i = 1, cfg.runs do
+  for i = 1, runs do
     ratios[i] = p[i][key] / o[i][key]
     wall_ratios[i] = p[i].wall / o[i].wall
   end
@@ -386,6 +499,7 @@ local function main()
 end
 
 local ok, err = pcall(main)
+if CSV.ready then os.execute("rm -rf " .. quote(CSV.dir)) end
 if not ok then
   io.stderr:write("bench: ", tostring(err), "\n")
   os.exit(1)

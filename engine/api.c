@@ -15,6 +15,10 @@
 #include "nested.h"
 #include "payload.h"
 #include "store.h"
+#include "s3.h"
+#include "tables.h"
+#include "durable.h"
+#include "inspect.h"  /* ms_exec_opts, ms_machine_peek */
 
 struct ms_engine {
   task_host_t *tasks;
@@ -37,8 +41,11 @@ ms_engine_t *ms_engine_new(const ms_options_t *o, char **err) {
   task_host_t *h = task_host_new(o->tasks_dir ? o->tasks_dir : "tasks", err);
   if (!h) return NULL;
   store_t *s = NULL;
+  if (o->buckets_dir) s3_set_root(o->buckets_dir);
   if (o->db_path) {
+    tables_set_default_path(o->db_path);  /* handlers' and dynamodb's */
     s = store_open(o->db_path, o->db_sync_full, err);
+    tables_share(o->db_path, store_sqlite(s));  /* no-op when s is NULL */
     if (!s) {
       task_host_free(h);
       return NULL;
@@ -59,6 +66,7 @@ void ms_engine_free(ms_engine_t *e) {
   if (!e) return;
   task_host_free(e->tasks);
   nested_free(e->nested);
+  tables_unshare(store_sqlite(e->store));
   store_close(e->store);
   free(e->err);
   free(e);
@@ -179,128 +187,53 @@ void ms_diags_print(const diags_t *d, const char *filename, void *stream) {
   }
 }
 
-/* A STANDARD run being recorded: its events go to the store only (the
- * execution keeps none in memory); those before the execution's row
- * exists (ExecutionStarted) wait in pending and go with the row. One
- * commit after each transition. */
-typedef struct recorder {
-  store_t *s;
-  int64_t row;      /* 0 until the row is written */
-  json_t *pending;  /* events before the row */
-  bool failed;      /* a write failed: the run stops */
-} recorder_t;
+/* ---- runs ---------------------------------------------------------------
+ * A STANDARD run with a store is recorded by durable.c (events, group
+ * commits, checkpoints); others run in memory. */
 
-static void record_event(void *ud, const json_t *event) {
-  recorder_t *r = ud;
-  if (r->row == 0)
-    json_array_append(r->pending, (json_t *)event);
-  else if (!r->failed && store_event(r->s, r->row, event) < 0)
-    r->failed = true;
+#define INTERRUPT_CAUSE "The execution was interrupted (SIGINT or SIGTERM)."
+
+static void log_event(void *ud, const json_t *event) {
+  FILE *fp = ud;
+  char *s = jsonx_dump(event, JSONX_COMPACT);
+  fputs(s, fp);
+  fputc('\n', fp);
+  fflush(fp);
+  free(s);
 }
 
-/* Task tokens of a recorded run live in the store, so another process
- * (moonstep send-task-success ...) can complete them. */
-static bool record_token_open(void *ud, const char *token, char **why) {
-  recorder_t *r = ud;
-  if (r->row > 0 && store_token_open(r->s, r->row, token) == 0) return true;
-  *why = ms_strdup(r->row > 0 ? store_errmsg(r->s)
-                              : "the execution is not recorded yet");
-  return false;
-}
-
-static int record_token_poll(void *ud, const char *token, int64_t *beats,
-                             json_t **output, fault_t *f) {
-  recorder_t *r = ud;
-  store_token_t t;
-  if (store_token_check(r->s, token, &t) < 0) {
-    fault_runtime(f, "reading the task token: %s", store_errmsg(r->s));
-    return EXEC_TOKEN_ERROR;
-  }
-  int rc = EXEC_TOKEN_WAITING;
-  switch (t.status) {
-  case STORE_TOKEN_WAITING:
-    *beats = t.heartbeats;
-    break;
-  case STORE_TOKEN_SUCCEEDED:
-    *output = t.output ? jsonx_parse(t.output, strlen(t.output), NULL)
-                       : NULL;
-    if (!*output) *output = json_null();
-    rc = EXEC_TOKEN_SUCCEEDED;
-    break;
-  case STORE_TOKEN_FAILED:
-    fault_set(f, t.error ? t.error : "", t.cause ? "%s" : NULL, t.cause);
-    rc = EXEC_TOKEN_FAILED;
-    break;
-  default:
-    fault_runtime(f, "the task token %s is no longer in the database",
-                  token);
-    rc = EXEC_TOKEN_ERROR;
-  }
-  store_token_free(&t);
-  return rc;
-}
-
-static void record_token_close(void *ud, const char *token) {
-  recorder_t *r = ud;
-  if (!r->failed && (store_token_close(r->s, token) < 0 ||
-                     store_commit(r->s) < 0))
-    r->failed = true;
-}
-
-/* Drive x to the end, committing each transition; false on a store
- * failure (the execution is left RUNNING in the store). */
-static bool run_recorded(ms_engine_t *e, ms_machine_t *m, exec_t *x,
-                         recorder_t *r, const char *machine) {
-  json_t *d = exec_describe(x);
-  bool dup;
-  r->row = store_exec_begin(r->s, d, machine, m->text, r->pending, &dup);
-  json_decref(d);
-  if (r->row < 0) {
-    r->row = 0;
-    set_error(e, store_errmsg(r->s));
-    return false;
-  }
-  bool more;
-  do {
-    more = exec_step(x);
-    if (!r->failed && store_commit(r->s) < 0) r->failed = true;
-  } while (more && !r->failed);
-  if (!r->failed) {
-    d = exec_describe(x);
-    r->failed = store_exec_end(r->s, r->row, d) < 0;
-    json_decref(d);
-  }
-  if (r->failed) set_error(e, store_errmsg(r->s));
-  return !r->failed;
-}
-
-json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
-               const ms_run_options_t *o) {
-  ms_run_options_t def = {0};
-  if (!o) o = &def;
-  recorder_t rec = {e->store, 0, NULL, false};
-  bool record = e->store && !o->express;
-  exec_opts_t xo = {
+/* The options every run shares. */
+static void run_opts(ms_engine_t *e, const ms_run_options_t *o,
+                     exec_opts_t *xo) {
+  *xo = (exec_opts_t){
     .tasks = e->tasks, .virtual_clock = e->virtual_clock,
     .no_aws_limits = e->no_aws_limits,
     .express = o->express, .name = o->name, .machine_name = o->machine_name,
     .mock = o->mock, .mock_ud = o->mock_ud,
-    .on_event = record ? record_event : NULL, .hook_ud = &rec,
-    .token_open = record ? record_token_open : NULL,
-    .token_poll = record ? record_token_poll : NULL,
-    .token_close = record ? record_token_close : NULL,
     .stream_events = !o->history,  /* asked for: kept as well */
+    .max_events = o->max_events,
   };
-  if (record) rec.pending = json_array();
-  exec_t *x = exec_new(m->m, input, &xo);
-  json_t *d = NULL;
-  if (!record) {
-    exec_run(x);
-    d = exec_describe(x);
-  } else if (run_recorded(e, m, x, &rec,
-                          o->machine_name ? o->machine_name : "moonstep")) {
-    d = exec_describe(x);
-  }
+}
+
+/* For the debugger (inspect.h). */
+void ms_exec_opts(ms_engine_t *e, const ms_run_options_t *o,
+                  exec_opts_t *xo) {
+  run_opts(e, o, xo);
+}
+
+const machine_t *ms_machine_peek(const ms_machine_t *m) { return m->m; }
+
+static durable_t *recorder(ms_engine_t *e, const ms_run_options_t *o) {
+  durable_ctl_t ctl = {
+    .interrupt = o->interrupt, .interrupt_cause = INTERRUPT_CAUSE,
+    .group = !o->commit_each, .log = o->log ? log_event : NULL,
+    .log_ud = o->log,
+  };
+  return durable_new(e->store, &ctl);
+}
+
+/* The results a run hands back, then x is freed. */
+static json_t *finish(exec_t *x, json_t *d, const ms_run_options_t *o) {
   if (o->failed_state) {
     const char *fs = exec_failed_state(x);
     *o->failed_state = fs ? ms_strdup(fs) : NULL;
@@ -310,8 +243,223 @@ json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
     *o->history = d ? (h ? json_incref(h) : json_array()) : NULL;
   }
   exec_free(x);
-  json_decref(rec.pending);
   return d;
+}
+
+json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
+               const ms_run_options_t *o) {
+  ms_run_options_t def = {0};
+  if (!o) o = &def;
+  exec_opts_t xo;
+  run_opts(e, o, &xo);
+  if (!e->store || o->express) {
+    if (o->log) {
+      xo.on_event = log_event;
+      xo.hook_ud = o->log;
+    }
+    exec_t *x = exec_new(m->m, input, &xo);
+    bool more = true;
+    while (more) {
+      if (o->interrupt && *o->interrupt) {
+        exec_abort(x, NULL, INTERRUPT_CAUSE);
+        break;
+      }
+      more = exec_step(x);
+    }
+    return finish(x, exec_describe(x), o);
+  }
+  durable_t *r = recorder(e, o);
+  durable_hook(r, &xo);
+  exec_t *x = exec_new(m->m, input, &xo);
+  bool dup;
+  json_t *d = NULL;
+  if (durable_begin(r, x, o->machine_name ? o->machine_name : "moonstep",
+                    m->text, &dup) == 0 && durable_drive(r, x) == 0)
+    d = exec_describe(x);
+  else
+    set_error(e, durable_error(r));
+  durable_free(r);
+  return finish(x, d, o);
+}
+
+/* What take_over does with an execution it rebuilds. */
+typedef enum { TAKE_RESUME, TAKE_STOP, TAKE_REDRIVE } take_t;
+
+/* Load execution id and rebuild it (from its checkpoint, or for a
+ * redrive from where it stopped); then drive it (TAKE_STOP: abort it at
+ * once with error and cause). */
+static json_t *take_over(ms_engine_t *e, const char *id,
+                         const ms_run_options_t *o, bool *missing,
+                         take_t how, const char *error, const char *cause) {
+  ms_run_options_t def = {0};
+  if (!o) o = &def;
+  if (missing) *missing = false;
+  if (!e->store) {
+    set_error(e, "no database is open (db_path is NULL)");
+    return NULL;
+  }
+  durable_t *r = recorder(e, o);
+  bool miss = false;
+  json_t *row = durable_load(r, id, &miss);
+  if (missing) *missing = miss;
+  exec_t *x = NULL;
+  json_t *d = NULL;
+  ms_machine_t *mm = NULL;
+  if (row) {
+    const char *text = json_string_value(json_object_get(row,
+                                                         "definition"));
+    diags_t dg;
+    diags_init(&dg);
+    mm = text ? ms_machine_load(text, strlen(text), &dg) : NULL;
+    diags_free(&dg);
+    if (!mm) {
+      set_error(e, "the recorded definition no longer loads");
+    } else {
+      exec_opts_t xo;
+      ms_run_options_t o2 = *o;
+      o2.name = json_string_value(json_object_get(row, "name"));
+      o2.machine_name = json_string_value(json_object_get(row, "machine"));
+      run_opts(e, &o2, &xo);
+      xo.redrive_count = json_integer_value(json_object_get(row,
+                                                            "redrive_count"));
+      durable_hook(r, &xo);
+      json_t *in = json_object_get(row, "input");
+      x = how == TAKE_REDRIVE ? durable_redrive(r, row, mm->m, in, &xo)
+                              : durable_attach(r, row, mm->m, in, &xo);
+      if (x && how == TAKE_STOP) exec_abort(x, error, cause);
+      if (x && durable_drive(r, x) == 0) d = exec_describe(x);
+      if (!d) set_error(e, durable_error(r));
+    }
+  } else {
+    set_error(e, durable_error(r));
+  }
+  durable_free(r);
+  json_decref(row);
+  if (x) d = finish(x, d, o);
+  ms_machine_free(mm);
+  return d;
+}
+
+json_t *ms_resume(ms_engine_t *e, const char *id, const ms_run_options_t *o,
+                  bool *missing) {
+  return take_over(e, id, o, missing, TAKE_RESUME, NULL, NULL);
+}
+
+json_t *ms_redrive(ms_engine_t *e, const char *id, const ms_run_options_t *o,
+                   bool *missing) {
+  return take_over(e, id, o, missing, TAKE_REDRIVE, NULL, NULL);
+}
+
+/* The input state last had in a history (events, borrowed): new
+ * reference or NULL. */
+static json_t *entered_input(const json_t *events, const char *state) {
+  for (size_t i = json_array_size(events); i-- > 0;) {
+    const json_t *ev = json_array_get(events, i);
+    const json_t *d = json_object_get(ev, "stateEnteredEventDetails");
+    const char *name = json_string_value(json_object_get(d, "name"));
+    const char *in = json_string_value(json_object_get(d, "input"));
+    if (name && in && !strcmp(name, state))
+      return jsonx_parse(in, strlen(in), NULL);
+  }
+  return NULL;
+}
+
+json_t *ms_rerun(ms_engine_t *e, const char *id, const char *state,
+                 json_t *input, const ms_run_options_t *o, bool *missing) {
+  ms_run_options_t def = {0};
+  if (!o) o = &def;
+  *missing = false;
+  if (!e->store) {
+    set_error(e, "no database is open (db_path is NULL)");
+    return NULL;
+  }
+  json_t *row = store_exec_load(e->store, id, missing);
+  json_t *hist = row && !input ? store_history(e->store, id, false, missing)
+                               : NULL;
+  json_t *in = input ? json_incref(input)
+               : hist ? entered_input(json_object_get(hist, "events"), state)
+               : NULL;
+  const char *text = json_string_value(json_object_get(row, "definition"));
+  json_t *defn = text ? jsonx_parse(text, strlen(text), NULL) : NULL;
+  json_t *d = NULL;
+  char *msg = NULL;
+  if (!row || (!input && !hist)) {
+    set_error(e, store_errmsg(e->store));
+  } else if (!json_is_object(json_object_get(json_object_get(defn, "States"),
+                                             state))) {
+    msg = ms_asprintf("%s has no top-level state named '%s' (rerun starts "
+                      "at a state of the top level)", id, state);
+  } else if (!in) {
+    msg = ms_asprintf("the state '%s' was never entered in %s; give its "
+                      "input with --input", state, id);
+  } else {
+    json_object_set_new(defn, "StartAt", json_string(state));
+    char *t = jsonx_dump(defn, JSONX_COMPACT);
+    diags_t dg;
+    diags_init(&dg);
+    ms_machine_t *mm = ms_machine_load(t, strlen(t), &dg);
+    diags_free(&dg);
+    free(t);
+    if (!mm) {
+      msg = ms_asprintf("the definition of %s does not load from '%s'", id,
+                        state);
+    } else {
+      ms_run_options_t o2 = *o;
+      o2.machine_name = json_string_value(json_object_get(row, "machine"));
+      d = ms_run(e, mm, in, &o2);
+      ms_machine_free(mm);
+    }
+  }
+  if (msg) set_error(e, msg);
+  free(msg);
+  json_decref(defn);
+  json_decref(in);
+  json_decref(hist);
+  json_decref(row);
+  return d;
+}
+
+int ms_stop(ms_engine_t *e, const char *id, const char *error,
+            const char *cause, bool *missing, bool *running) {
+  *running = false;
+  json_t *d = ms_execution_describe(e, id, missing);
+  if (!d) return -1;
+  const char *st = json_string_value(json_object_get(d, "status"));
+  bool open = st && !strcmp(st, "RUNNING");
+  if (!open) {
+    char *msg = ms_asprintf("the execution %s is not running (%s)", id,
+                            st ? st : "?");
+    set_error(e, msg);
+    free(msg);
+    json_decref(d);
+    return -1;
+  }
+  json_decref(d);
+  /* an execution whose process died is aborted here at once; a live
+   * owner reads the request at its next commit */
+  d = take_over(e, id, NULL, NULL, TAKE_STOP, error, cause);
+  if (d) {
+    json_decref(d);
+    return 0;
+  }
+  int64_t row = 0;
+  bool miss;
+  json_t *r = store_exec_load(e->store, id, &miss);
+  row = json_integer_value(json_object_get(r, "row"));
+  json_decref(r);
+  if (row <= 0 || store_stop_request(e->store, row, error, cause) < 0) {
+    set_error(e, store_errmsg(e->store));
+    return -1;
+  }
+  *running = true;
+  return 0;
+}
+
+char *ms_db_check(ms_engine_t *e) {
+  char *r = NULL;
+  if (!e->store) set_error(e, "no database is open (db_path is NULL)");
+  else if (store_check(e->store, &r) < 0) set_error(e, store_errmsg(e->store));
+  return r;
 }
 
 /* The store's readers, with its errors passed on. */

@@ -21,7 +21,10 @@
 
 enum { MS_OK = 0, MS_ERR = -1 };
 
-/* Named limits. Each has a sentence of why; AWS's quota where there is one. */
+/* Named limits. Each has a sentence of why; AWS's quota where there is one.
+ * The built-in modules name theirs in their own headers (csv.h CSV_*_MAX,
+ * http.h HTTP_*, jsonata.h JSONATA_*, tables.h TABLES_*), jpath.c its
+ * filter and regex bounds; the README's Limits section lists them all. */
 #define MS_PAYLOAD_MAX      262144  /* AWS: 256 KiB state input/output/result */
 #define MS_HISTORY_MAX      25000   /* AWS: events in one execution history */
 #define MS_INTRINSIC_DEPTH  10      /* AWS: nesting of intrinsic calls */

@@ -4,7 +4,8 @@
  *                     [--express] [--clock virtual|real] [--describe]
  *                     [--mock-config FILE --test-case NAME]
  *                     [--db PATH] [--durability normal|full] [--no-aws-limits]
- *                     [--machines DIR]
+ *                     [--machines DIR] [--resume ID] [--log]
+ *                     [--max-events N] [--commit-each]
  *   moonstep validate FILE...
  *   moonstep eval EXPR [--input JSON|@FILE] [--context JSON|@FILE]
  *                      [--vars JSON|@FILE]
@@ -18,8 +19,8 @@
  *
  * The execution's output goes to stdout, everything else to stderr. Exit
  * status: 0 succeeded, 1 the execution did not succeed, 2 usage error,
- * 3 invalid definition (see MS_EXIT_* in moonstep.h). Includes only
- * moonstep.h.
+ * 3 invalid definition (see MS_EXIT_* in moonstep.h). What every command
+ * shares is in cli.h; command families live in cli_<family>.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -83,6 +84,18 @@ void cli_print_json(const json_t *v) {
 }
 
 /* Load a definition file, printing diagnostics. NULL when invalid. */
+/* Compile a definition's text, printing diagnostics under label. */
+static ms_machine_t *load_text(const char *text, size_t len,
+                               const char *label, int *status) {
+  diags_t d;
+  diags_init(&d);
+  ms_machine_t *m = ms_machine_load(text, len, &d);
+  ms_diags_print(&d, label, stderr);
+  diags_free(&d);
+  *status = m ? MS_EXIT_OK : MS_EXIT_INVALID;
+  return m;
+}
+
 static ms_machine_t *load(const char *path, int *status) {
   size_t len;
   char *text = read_file(path, &len);
@@ -92,13 +105,8 @@ static ms_machine_t *load(const char *path, int *status) {
     *status = MS_EXIT_USAGE;
     return NULL;
   }
-  diags_t d;
-  diags_init(&d);
-  ms_machine_t *m = ms_machine_load(text, len, &d);
-  ms_diags_print(&d, path, stderr);
-  diags_free(&d);
+  ms_machine_t *m = load_text(text, len, path, status);
   free(text);
-  *status = m ? MS_EXIT_OK : MS_EXIT_INVALID;
   return m;
 }
 
@@ -174,10 +182,13 @@ static int cmd_run(int argc, char **argv) {
   ro.failed_state = &failed_state;
   bool describe = false, virtual_clock = false, sync_full = false;
   bool no_limits = false;
-  const char *db = NULL;
+  const char *db = NULL, *resume = NULL;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool more = i + 1 < argc;
+    int d = cli_durable_opt(argc, argv, &i, &ro, &resume);
+    if (d < 0) return MS_EXIT_USAGE;
+    if (d > 0) continue;
     if (!strcmp(a, "--input") && more) input_arg = argv[++i];
     else if (!strcmp(a, "--tasks") && more) tasks = argv[++i];
     else if (!strcmp(a, "--machines") && more) machines = argv[++i];
@@ -213,12 +224,26 @@ static int cmd_run(int argc, char **argv) {
   json_t *input = input_arg ? cli_json_arg("--input", input_arg) : json_object();
   if (!input) return MS_EXIT_USAGE;
   int status;
-  ms_machine_t *m = load(file, &status);
+  /* moonstep run NAME: a state machine `moonstep deploy` registered */
+  json_t *reg = access(file, F_OK) && strcmp(file, "-")
+                    ? cli_registered_machine(file, db) : NULL;
+  const char *def = json_string_value(json_object_get(reg, "Definition"));
+  ms_machine_t *m = def ? load_text(def, strlen(def), file, &status)
+                        : load(file, &status);
   if (!m) {
+    json_decref(reg);
     json_decref(input);
     return status;
   }
   char *mname = machine_name_of(file);
+  if (reg) {
+    free(mname);
+    mname = ms_strdup(json_string_value(json_object_get(reg, "Name")));
+    const char *type = json_string_value(json_object_get(reg, "Type"));
+    if (type && !strcmp(type, "EXPRESS")) ro.express = true;
+    const char *dir = json_string_value(json_object_get(reg, "TasksDir"));
+    if (!strcmp(tasks, "tasks") && dir && *dir) tasks = dir;
+  }
   ro.machine_name = mname;
   ms_mocks_t *mocks = NULL;
   if (mock_config) {
@@ -226,6 +251,7 @@ static int cmd_run(int argc, char **argv) {
                        m);
     if (!mocks) {
       free(mname);
+      json_decref(reg);
       ms_machine_free(m);
       json_decref(input);
       return MS_EXIT_USAGE;
@@ -242,7 +268,11 @@ static int cmd_run(int argc, char **argv) {
     free(mdir);
     mdir = ms_strdup("/");
   }
-  /* EXPRESS runs are not recorded, so they open no database. */
+  /* EXPRESS runs are not recorded, so they open no database; the table
+   * store (handlers' moonstep.tables, the dynamodb resources) still uses
+   * the one named with --db */
+  if (ro.express && (db || global_db))
+    setenv("MOONSTEP_DB", cli_db_path(db), 1);
   ms_options_t eo = {.tasks_dir = tasks, .virtual_clock = virtual_clock,
                      .no_aws_limits = no_limits,
                      .db_path = ro.express ? NULL : cli_db_path(db),
@@ -250,7 +280,10 @@ static int cmd_run(int argc, char **argv) {
                      .machines_dir = machines ? machines : mdir};
   ms_engine_t *e = ms_engine_new(&eo, &err);
   free(mdir);
-  json_t *d = e ? ms_run(e, m, input, &ro) : NULL;
+  cli_catch_signals(&ro);
+  bool missing = false;
+  json_t *d = !e ? NULL : resume ? ms_resume(e, resume, &ro, &missing)
+                                 : ms_run(e, m, input, &ro);
   if (!d) {
     fprintf(stderr, "%s: %s\n", cli_progname,
             e ? ms_engine_error(e) : err ? err : "cannot start");
@@ -258,6 +291,7 @@ static int cmd_run(int argc, char **argv) {
     ms_engine_free(e);
     ms_mocks_free(mocks);
     free(mname);
+    json_decref(reg);
     ms_machine_free(m);
     json_decref(input);
     return MS_EXIT_USAGE;
@@ -278,6 +312,7 @@ static int cmd_run(int argc, char **argv) {
   ms_engine_free(e);
   ms_mocks_free(mocks);
   free(mname);
+  json_decref(reg);
   ms_machine_free(m);
   json_decref(input);
   return ok ? MS_EXIT_OK : MS_EXIT_FAILED;
@@ -297,6 +332,8 @@ static int cmd_validate(int argc, char **argv) {
 }
 
 static int cmd_eval(int argc, char **argv) {
+  for (int i = 0; i < argc; i++)
+    if (!strcmp(argv[i], "--jsonata")) return cli_eval_jsonata(argc, argv);
   const char *expr = NULL;
   json_t *input = NULL, *context = NULL, *vars = NULL;
   int rc = MS_EXIT_OK;
@@ -360,6 +397,7 @@ static int cmd_invoke(int argc, char **argv) {
   json_t *event = event_arg ? cli_json_arg("--event", event_arg) : json_object();
   if (!event) return MS_EXIT_USAGE;
   char *err = NULL;
+  if (global_db) setenv("MOONSTEP_DB", global_db, 1);  /* table store */
   ms_options_t eo = {.tasks_dir = tasks};
   ms_engine_t *e = ms_engine_new(&eo, &err);
   if (!e) {
@@ -718,24 +756,38 @@ static const struct command {
   const char *usage;
 } commands[] = {
   {"run", cmd_run,
-   "run FILE [--input JSON|@FILE] [--tasks DIR] [--name NAME] [--express]\n"
+   "run FILE|NAME [--input JSON|@FILE] [--tasks DIR] [--name NAME] [--express]\n"
    "      [--clock virtual|real] [--describe] [--machines DIR]\n"
    "      [--mock-config FILE --test-case NAME] [--db PATH]\n"
    "      [--durability normal|full] [--no-aws-limits]\n"
+   "      [--resume ID] [--log] [--max-events N] [--commit-each]\n"
    "      run an execution and print its output; with a Step Functions\n"
    "      Local mock configuration, the test case's Task states answer\n"
    "      with their mocked responses; a STANDARD run is recorded\n"
    "      (--durability full: fsync at every transition); a Task\n"
    "      starting stateMachine:NAME runs DIR/NAME.asl.json (default\n"
-   "      DIR: the folder of FILE)"},
+   "      DIR: the folder of FILE); NAME: a state machine `moonstep\n"
+   "      deploy` registered"},
   {"validate", cmd_validate,
    "validate FILE...\n      check definitions as AWS would"},
   {"eval", cmd_eval,
    "eval EXPR [--input JSON|@FILE] [--context JSON|@FILE] [--vars JSON|@FILE]\n"
-   "      evaluate a JSONPath or intrinsic function as a \".$\" field does"},
+   "      evaluate a JSONPath or intrinsic function as a \".$\" field does\n"
+   "  moonstep eval --jsonata EXPR [--input JSON|@FILE] [--bindings JSON|@FILE]\n"
+   "      [--describe] [--timeout MS] [--max-depth N]\n"
+   "      evaluate a JSONata expression (--describe: {\"result\": ...},\n"
+   "      {\"undefined\": true} or {\"error\": {code, message, position}})"},
   {"invoke", cmd_invoke,
    "invoke NAME [--event JSON|@FILE] [--tasks DIR]\n"
    "      run one Task handler and print its result (or Lambda's error)"},
+  {"test-state", cli_test_state,
+   "test-state FILE [STATE] [--input JSON|@FILE] [--mock JSON|@FILE]\n"
+   "      [--inspection-level INFO|DEBUG|TRACE] [--variables JSON|@FILE]\n"
+   "      [--retry-count N] [--tasks DIR] [--wire]\n"
+   "      run one state as AWS's TestState API does (STATE of the machine\n"
+   "      in FILE, or FILE holds one state); print status, output, error,\n"
+   "      nextState and inspection data; --mock {\"result\": ...} or\n"
+   "      {\"errorOutput\": {\"error\", \"cause\"}}; exit 1 when FAILED"},
   {"executions", cmd_executions,
    "executions list [--status S] [--machine NAME] [--json]\n"
    "      recorded executions, newest first (ListExecutions's JSON)"},
@@ -746,6 +798,7 @@ static const struct command {
    "      its events: a table in a terminal, else GetExecutionHistory's\n"
    "      JSON"},
   {"output", cmd_output, "output ID\n      its output"},
+  CLI_EXECUTIONS_COMMANDS
   {"send-task-success", cmd_send_success,
    "send-task-success --token T --output JSON|@FILE\n"
    "      complete a waiting .waitForTaskToken Task with its result"},
@@ -755,11 +808,29 @@ static const struct command {
   {"send-task-heartbeat", cmd_send_heartbeat,
    "send-task-heartbeat --token T\n"
    "      tell a waiting Task with HeartbeatSeconds its worker is alive"},
+  {"deploy", cli_deploy,
+   "deploy TEMPLATE [--stack NAME] [--parameter KEY=VALUE]... [--tasks DIR]\n"
+   "      [--dry-run]\n"
+   "      stand up a CloudFormation/SAM template: create its DynamoDB\n"
+   "      tables, map its functions to DIR/<Name>.lua, register its state\n"
+   "      machines (then: moonstep run NAME) and bucket triggers\n"
+   "      (--dry-run: print the resolved stack as JSON, change nothing)"},
   {"repl", cli_repl,
    "repl [FILE] [--input JSON|@FILE] [--execution ID] [-e CHUNK]... [-i]\n"
    "      [--tasks DIR] [--db PATH]\n"
    "      a Lua prompt for debugging workflows (:help inside); -e runs\n"
    "      chunks and exits (-i: then the prompt); commands may be piped"},
+  {"table", cli_table,
+   "table create|list|describe|put|get|delete|query|scan|import|export|drop\n"
+   "      the DynamoDB-like tables (moonstep table --help)"},
+  {"s3", cli_s3,
+   "s3 cp SRC DST | ls [s3://BUCKET[/PREFIX]] [--recursive] | rm s3://B/KEY\n"
+   "      | mb s3://BUCKET | rb s3://BUCKET   the local buckets (--buckets\n"
+   "      DIR, $MOONSTEP_BUCKETS, else .moonstep/buckets)"},
+  {"watch", cli_watch,
+   "watch s3://BUCKET --machine FILE [--prefix P] [--suffix S]\n"
+   "      [--event s3|eventbridge] [--once] [--settle SEC] [--tasks DIR]\n"
+   "      one execution per new object, with an S3 event as input"},
   {"help", cmd_help, "help\n      show this help"},
 };
 
@@ -798,6 +869,12 @@ static int dispatch(int argc, char **argv) {
     argv += 2;
     argc -= 2;
     if (argc < 2) return cli_usage("%s", "missing command after --db");
+  }
+  if (!strcmp(argv[1], "--buckets") && argc > 2) {  /* s3.h's folder */
+    setenv("MOONSTEP_BUCKETS", argv[2], 1);
+    argv += 2;
+    argc -= 2;
+    if (argc < 2) return cli_usage("%s", "missing command after --buckets");
   }
   const char *name = argv[1];
   if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";

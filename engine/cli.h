@@ -37,6 +37,9 @@ int cli_durable_opt(int argc, char **argv, int *i, ms_run_options_t *ro,
 void cli_catch_signals(ms_run_options_t *ro);
 int cli_cmd_resume(int argc, char **argv);
 int cli_cmd_stop(int argc, char **argv);
+int cli_cmd_db_check(int argc, char **argv);
+int cli_cmd_redrive(int argc, char **argv);
+int cli_cmd_rerun(int argc, char **argv);
 
 #define CLI_EXECUTIONS_COMMANDS                                            \
   {"resume", cli_cmd_resume,                                               \
@@ -46,10 +49,36 @@ int cli_cmd_stop(int argc, char **argv);
   {"stop", cli_cmd_stop,                                                   \
    "stop ID [--error E] [--cause C]\n"                                     \
    "      abort a RUNNING execution (StopExecution): ABORTED, with\n"       \
-   "      ExecutionAborted; a live run notices at its next transition"},
+   "      ExecutionAborted; a live run notices at its next transition"},  \
+  {"redrive", cli_cmd_redrive,                                             \
+   "redrive ID [--tasks DIR] [--clock virtual|real] [--log] [--describe]\n" \
+   "      a FAILED, TIMED_OUT or ABORTED execution goes on from where it\n" \
+   "      stopped (RedriveExecution); what succeeded does not run again"}, \
+  {"rerun", cli_cmd_rerun,                                                 \
+   "rerun ID --from STATE [--input JSON|@FILE] [--name NAME] [--tasks DIR]\n"\
+   "      a new execution of ID's definition starting at STATE (a top-\n"   \
+   "      level state) with the input STATE last had in ID, or --input"},  \
+  {"db-check", cli_cmd_db_check,                                           \
+   "db-check [--db PATH]\n"                                                \
+   "      check the database file (PRAGMA integrity_check): \"ok\""},
+
+/* cli_jsonata.c: eval --jsonata EXPR [--input] [--bindings] [--describe]
+ * (argv holds eval's arguments). */
+int cli_eval_jsonata(int argc, char **argv);
+
+/* The state machine `moonstep deploy` registered under name (or ARN) in
+ * the database (db: a --db flag or NULL): {"Name", "Arn", "Type",
+ * "Definition", "Stack", "TasksDir"}, or NULL when there is none. */
+json_t *cli_registered_machine(const char *name, const char *db);
 
 /* Command families (cli_<family>.c). */
-
+int cli_deploy(int argc, char **argv);
 int cli_repl(int argc, char **argv);
+int cli_table(int argc, char **argv);
+/* cli_teststate.c: test-state FILE [STATE] [options] (TestState). */
+int cli_test_state(int argc, char **argv);
+/* cli_s3.c: moonstep s3 cp|ls|rm|mb|rb and moonstep watch. */
+int cli_s3(int argc, char **argv);
+int cli_watch(int argc, char **argv);
 
 #endif

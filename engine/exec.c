@@ -17,108 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "exec.h"
+#include "exec_int.h"
 #include "history.h"
+#include "itemreader.h"
+#include "resultwriter.h"
 #include "retry.h"
 #include "sched.h"
 
-typedef enum {
-  AT_ENTER,          /* enter the current state */
-  AT_WAIT_DONE,      /* a Wait state's timer fired */
-  AT_RETRY,          /* a retry backoff elapsed: do the state's work again */
-  AT_CHILDREN,       /* waiting for branches or iterations */
-  AT_CHILDREN_DONE,  /* every child finished, or one failed */
-  AT_FAIL,           /* fail at once with the pending fault (a child whose
-                        ItemSelector failed, queued to keep stacks flat) */
-  AT_TOKEN,          /* a .waitForTaskToken Task waits for its token: out
-                        of the scheduler, on the execution's waiting list */
-} stage_t;
-
-typedef struct frame frame_t;
-struct frame {
-  sched_item_t item;      /* first: the scheduler's links (see frame_of) */
-  exec_t *x;
-  const machine_t *m;
-  frame_t *parent;        /* NULL for the top level */
-  size_t slot;            /* index among the parent's children */
-  int cur;                /* current state */
-  stage_t stage;
-  json_t *input;          /* raw input of the current state (owned) */
-  json_t *effective;      /* input after InputPath (+Parameters) (owned) */
-  json_t *vars;           /* this scope's variables (owned; NULL if none) */
-  json_t *ctx;            /* the context object $$ (owned) */
-  json_t *ctx_state;      /* ctx's "State" member (borrowed from ctx) */
-  int64_t entered_id;     /* id of the current state's Entered event */
-  int64_t last_id;        /* last event this frame emitted */
-  int retry_count;        /* $$.State.RetryCount */
-  int *attempts;          /* per-retrier attempts in the current state */
-  size_t nattempts;
-
-  fault_t pending;        /* AT_FAIL: the fault to fail with */
-
-  /* AT_TOKEN: the token this frame waits for and its deadlines (on the
-   * execution's clock; INFINITY = none) */
-  char *token;
-  double hb_seconds;      /* HeartbeatSeconds (0 = none) */
-  double hb_deadline, to_deadline;
-  int64_t beats;          /* heartbeats seen */
-  frame_t *wprev, *wnext; /* the waiting list */
-
-  /* A Distributed Map iteration is a child execution with a history of its
-   * own: its events do not go into (or count against) the parent's. */
-  frame_t *own;           /* the iteration that numbers this frame's events,
-                             NULL for the execution's own history */
-  int64_t events;         /* on an iteration root: events it numbered */
-
-  /* Parallel branches or Map iterations of the current state */
-  frame_t **kids;         /* by slot; NULL once finished */
-  size_t total, started, finished, running, failures;
-  size_t max_running;     /* 0 = unlimited */
-  json_t *items;          /* Map: iteration inputs (owned) */
-  json_t *results;        /* outputs by slot (owned) */
-  fault_t child_fault;    /* the failure that ends the state */
-  bool tolerate;          /* Map: tolerated failure thresholds apply */
-  bool object_items;      /* Map over an object: items are {Key, Value} */
-  double tol_pct;         /* tolerated percentage (100 = all) */
-  int64_t tol_count;      /* tolerated count (-1 = not set) */
-};
-
-struct exec {
-  const machine_t *m;
-  task_host_t *tasks;
-  bool (*mock)(void *, const char *, json_t *, json_t **, fault_t *);
-  void *mock_ud;
-  bool express;
-  bool no_aws_limits;          /* see exec_opts_t */
-  char *name, *arn, *machine_arn;
-  json_t *input;
-  json_t *output;              /* when SUCCEEDED */
-  fault_t fault;               /* when FAILED / TIMED_OUT */
-  exec_status_t status;
-  double start, stop;
-  double deadline;             /* machine TimeoutSeconds (0 = none) */
-  frame_t *top;
-  sched_t sched;               /* run queue, timers, clock */
-  history_t hist;
-  uint64_t rng;
-  json_t *ctx_execution;       /* shared "Execution" context member */
-  json_t *ctx_machine;         /* shared "StateMachine" context member */
-  int64_t time_ms;             /* the millisecond time_text spells */
-  json_t *time_text;           /* cached timestamp string (hot path) */
-  void (*on_step)(void *ud, const exec_t *x);  /* after each transition */
-  char *failed_state;          /* where an uncaught failure came from */
-  void *hook_ud;
-  /* task tokens (see exec_opts_t) */
-  bool (*token_open)(void *, const char *, char **);
-  int (*token_poll)(void *, const char *, int64_t *, json_t **, fault_t *);
-  void (*token_close)(void *, const char *);
-  frame_t *waiting;            /* frames in AT_TOKEN */
-  double next_poll;            /* wall clock time of the next look */
-};
 
 /* ---- clock and identity ------------------------------------------------ */
 
-static double now(const exec_t *x) { return sched_now(&x->sched); }
+double exec_now(const exec_t *x) { return sched_now(&x->sched); }
 
 static uint64_t rng_next(uint64_t *s) {
   uint64_t v = *s;
@@ -128,7 +37,7 @@ static uint64_t rng_next(uint64_t *s) {
   return *s = v;
 }
 
-static uint64_t seed(void) {
+uint64_t exec_seed(void) {
   uint64_t s = 0;
   FILE *fp = fopen("/dev/urandom", "rb");
   if (fp) {
@@ -149,7 +58,7 @@ static char *uuid4(uint64_t *rng) {
                      (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-static json_t *time_string(double ts) {
+json_t *exec_time_string(double ts) {
   char buf[32];
   history_time(ts, buf);
   return json_string(buf);
@@ -159,20 +68,54 @@ static json_t *time_string(double ts) {
 
 static frame_t *frame_of(sched_item_t *it) { return (frame_t *)it; }
 
-static void make_ready(frame_t *f) { sched_ready(&f->x->sched, &f->item); }
+/* f changed since the last checkpoint (see exec_checkpoint). */
+void exec_touch(frame_t *f) {
+  exec_t *x = f->x;
+  if (!x->ckpt || f->dirty) return;
+  f->dirty = true;
+  f->dprev = NULL;
+  f->dnext = x->dirty;
+  if (x->dirty) x->dirty->dprev = f;
+  x->dirty = f;
+}
+
+void exec_untouch(frame_t *f) {
+  if (!f->dirty) return;
+  if (f->dprev) f->dprev->dnext = f->dnext; else f->x->dirty = f->dnext;
+  if (f->dnext) f->dnext->dprev = f->dprev;
+  f->dprev = f->dnext = NULL;
+  f->dirty = false;
+}
+
+
+/* Slot of f's results was set: the checkpoint records it. */
+void exec_ck_result(frame_t *f, size_t slot) {
+  if (!f->x->ckpt) return;
+  json_array_append_new(f->x->ck_results,
+                        json_pack("[IIO]", (json_int_t)f->fid,
+                                  (json_int_t)slot,
+                                  json_array_get(f->results, slot)));
+}
+
+void exec_make_ready(frame_t *f) {
+  exec_touch(f);
+  f->rseq = ++f->x->rseq;
+  sched_ready(&f->x->sched, &f->item);
+}
 
 static void sleep_until(frame_t *f, double when) {
+  exec_touch(f);
   sched_sleep(&f->x->sched, &f->item, when);
 }
 
-static void unqueue(frame_t *f) { sched_remove(&f->x->sched, &f->item); }
+void exec_unqueue(frame_t *f) { sched_remove(&f->x->sched, &f->item); }
 
 /* ---- task tokens --------------------------------------------------------- */
 
 /* A frame starts waiting for token (stolen, already opened). */
-static void token_wait(frame_t *f, char *token) {
+void exec_token_wait(frame_t *f, char *token) {
   exec_t *x = f->x;
-  unqueue(f);
+  exec_unqueue(f);
   f->token = token;
   f->stage = AT_TOKEN;
   f->beats = 0;
@@ -218,20 +161,22 @@ static void context_token(frame_t *f, const char *token) {
 
 /* ---- frames -------------------------------------------------------------- */
 
-static void frame_free(frame_t *f);
 
-static void kids_cancel(frame_t *f) {
+void exec_kids_cancel(frame_t *f) {
   for (size_t i = 0; i < f->total && f->kids; i++) {
     if (f->kids[i]) {
-      frame_free(f->kids[i]);
+      exec_frame_free(f->kids[i]);
       f->kids[i] = NULL;
     }
   }
 }
 
 /* Release the children bookkeeping of the current state. */
-static void kids_reset(frame_t *f) {
-  kids_cancel(f);
+void exec_kids_reset(frame_t *f) {
+  exec_kids_cancel(f);
+  if (f->x->ckpt && f->results)
+    json_array_append_new(f->x->ck_results,
+                          json_pack("[I]", (json_int_t)f->fid));
   free(f->kids);
   f->kids = NULL;
   json_decref(f->items);
@@ -246,11 +191,21 @@ static void kids_reset(frame_t *f) {
 
 static void token_stop(frame_t *f);
 
-static void frame_free(frame_t *f) {
+void exec_frame_free(frame_t *f) {
   if (!f) return;
+  if (f->x->ckpt)
+    json_array_append_new(f->x->ck_gone, json_integer(f->fid));
+  exec_untouch(f);
+  json_decref(f->ck_in);
+  json_decref(f->ck_eff);
   token_stop(f);
-  unqueue(f);
-  kids_reset(f);
+  exec_unqueue(f);
+  if (f->pend) {  /* abandon the call it waits on */
+    task_pending_cancel(f->pend);
+    f->pend = NULL;
+    f->x->nparked--;
+  }
+  exec_kids_reset(f);
   json_decref(f->input);
   json_decref(f->effective);
   json_decref(f->vars);
@@ -260,14 +215,14 @@ static void frame_free(frame_t *f) {
   free(f);
 }
 
-static json_t *context_new(exec_t *x) {
+json_t *exec_context_new(exec_t *x) {
   json_t *ctx = json_object();
   json_object_set(ctx, "Execution", x->ctx_execution);
   json_object_set(ctx, "StateMachine", x->ctx_machine);
   return ctx;
 }
 
-static frame_t *frame_new(exec_t *x, const machine_t *m, frame_t *parent,
+frame_t *exec_frame_new(exec_t *x, const machine_t *m, frame_t *parent,
                           size_t slot, json_t *input) {
   frame_t *f = ms_calloc(1, sizeof *f);
   f->x = x;
@@ -277,14 +232,17 @@ static frame_t *frame_new(exec_t *x, const machine_t *m, frame_t *parent,
   f->cur = m->start;
   f->stage = AT_ENTER;
   f->input = json_incref(input);
-  f->ctx = context_new(x);
+  f->ctx = exec_context_new(x);
   f->own = parent ? parent->own : NULL;
   f->last_id = parent ? parent->last_id : 0;
+  f->fid = ++x->next_fid;
+  f->items_dirty = true;
+  exec_touch(f);
   return f;
 }
 
 /* Variables: this scope first, then the enclosing ones (read-only). */
-static json_t *var_lookup(const void *ud, const char *name) {
+json_t *exec_var_lookup(const void *ud, const char *name) {
   for (const frame_t *f = ud; f; f = f->parent) {
     if (f->vars) {
       json_t *v = json_object_get(f->vars, name);
@@ -294,9 +252,15 @@ static json_t *var_lookup(const void *ud, const char *name) {
   return NULL;
 }
 
-static jscope_t scope_of(const frame_t *f, json_t *input) {
-  jscope_t s = {input, f->ctx, var_lookup, f};
+jscope_t exec_scope_of(const frame_t *f, json_t *input) {
+  jscope_t s = {input, f->ctx, exec_var_lookup, f};
   return s;
+}
+
+/* Show the inspect observer one step of the current state's data flow. */
+static void seen(const frame_t *f, const char *field, const json_t *v) {
+  if (f->x->inspect)
+    f->x->inspect(f->x->inspect_ud, f->m->states[f->cur].name, field, v);
 }
 
 /* The timestamp string for when, shared while the millisecond lasts:
@@ -305,7 +269,7 @@ static json_t *entered_time(exec_t *x, double when) {
   int64_t ms = (int64_t)floor(when * 1000.0);
   if (!x->time_text || ms != x->time_ms) {
     json_decref(x->time_text);
-    x->time_text = time_string(when);
+    x->time_text = exec_time_string(when);
     x->time_ms = ms;
   }
   return json_incref(x->time_text);
@@ -371,32 +335,48 @@ static json_t *text_of(const json_t *v) {
 }
 
 /* Emit an event in f's chain; details is stolen. */
-static int64_t emit(frame_t *f, const char *type, const char *key,
+int64_t exec_emit(frame_t *f, const char *type, const char *key,
                     json_t *details) {
   exec_t *x = f->x;
   if (f->own) {
     json_decref(details);
     return f->last_id = ++f->own->events;
   }
-  f->last_id = history_add(&x->hist, type, f->last_id, now(x), key, details);
+  f->last_id = history_add(&x->hist, type, f->last_id, exec_now(x), key,
+                           details);
   return f->last_id;
 }
 
-static bool keeps(const frame_t *f) {
+bool exec_keeps(const frame_t *f) {
   return !f->own && history_keeps(&f->x->hist);
 }
 
 static void emit_state(frame_t *f, bool entered, const json_t *data) {
   const mstate_t *st = &f->m->states[f->cur];
   json_t *d = NULL;
-  if (keeps(f)) {
+  if (exec_keeps(f)) {
     d = json_object();
     json_object_set_new(d, "name", json_string(st->name));
     json_object_set_new(d, entered ? "input" : "output", text_of(data));
     json_object_set_new(d, entered ? "inputDetails" : "outputDetails",
                         json_pack("{sb}", "truncated", 0));
+    if (!entered && f->x->assigned) {
+      /* AWS: name -> the value's JSON text */
+      json_t *av = json_object();
+      const char *k;
+      json_t *v;
+      json_object_foreach(f->x->assigned, k, v)
+        json_object_set_new(av, k, text_of(v));
+      json_object_set_new(d, "assignedVariables", av);
+      json_object_set_new(d, "assignedVariablesDetails",
+                          json_pack("{sb}", "truncated", 0));
+    }
   }
-  int64_t id = emit(f, state_event[st->type][entered],
+  if (!entered) {
+    json_decref(f->x->assigned);
+    f->x->assigned = NULL;
+  }
+  int64_t id = exec_emit(f, state_event[st->type][entered],
                     entered ? "stateEnteredEventDetails"
                             : "stateExitedEventDetails", d);
   if (entered) f->entered_id = id;
@@ -417,7 +397,7 @@ static json_t *apply_path(const frame_t *fr, const opt_path_t *p,
                           json_t *value, fault_t *f) {
   if (p->is_null) return json_object();
   if (!p->path) return json_incref(value);
-  jscope_t s = scope_of(fr, value);
+  jscope_t s = exec_scope_of(fr, value);
   char *why = NULL;
   json_t *r = jpath_eval(p->path, &s, &why);
   if (!r) {
@@ -451,7 +431,7 @@ static bool eval_assign(const frame_t *fr, const tmpl_t *assign,
                         json_t *dollar, json_t **out, fault_t *f) {
   *out = NULL;
   if (!assign) return true;
-  jscope_t s = scope_of(fr, dollar);
+  jscope_t s = exec_scope_of(fr, dollar);
   *out = tmpl_eval(assign, &s, f);
   return *out != NULL;
 }
@@ -459,6 +439,11 @@ static bool eval_assign(const frame_t *fr, const tmpl_t *assign,
 /* Merge assigned variables into the frame's scope and take ownership. */
 static void commit_vars(frame_t *f, json_t *assigned) {
   if (!assigned) return;
+  if (exec_keeps(f)) {
+    /* the state's exit event lists them (assignedVariables) */
+    json_decref(f->x->assigned);
+    f->x->assigned = json_incref(assigned);
+  }
   if (!f->vars) f->vars = json_object();
   json_object_update(f->vars, assigned);
   json_decref(assigned);
@@ -483,13 +468,14 @@ static void note_failure(exec_t *x, const mstate_t *st) {
   if (!x->failed_state) x->failed_state = ms_strdup(st->name);
 }
 
-static void forget_failure(exec_t *x) {
+void exec_forget_failure(exec_t *x) {
   free(x->failed_state);
   x->failed_state = NULL;
+  exec_rd_forget(x);
 }
 
 /* An engine-raised fault names the state it happened in, as AWS words it. */
-static void cause_in_state(const frame_t *f, fault_t *e) {
+void exec_cause_in_state(const frame_t *f, fault_t *e) {
   clip_cause(e);
   if (!e->in_state) return;
   char *c = ms_asprintf("An error occurred while executing the state '%s' "
@@ -503,13 +489,15 @@ static void cause_in_state(const frame_t *f, fault_t *e) {
 }
 
 /* The current state failed with e: Retry, Catch or end; e is cleared. */
-static void fail_now(frame_t *f, fault_t *e) {
+void exec_fail_now(frame_t *f, fault_t *e) {
   state_fail(f, e);
   fault_clear(e);
 }
 
 /* Leave the current state with output (stolen) and go to next (or end). */
 static void transition(frame_t *f, json_t *output, int next, bool end) {
+  seen(f, "output", output);
+  if (f->vars) seen(f, "variables", f->vars);
   emit_state(f, false, output);
   free(f->attempts);
   f->attempts = NULL;
@@ -517,7 +505,7 @@ static void transition(frame_t *f, json_t *output, int next, bool end) {
   f->retry_count = 0;
   json_decref(f->effective);
   f->effective = NULL;
-  kids_reset(f);
+  exec_kids_reset(f);
   if (end || next < 0) {
     frame_finish(f, output, NULL);
     return;
@@ -526,20 +514,29 @@ static void transition(frame_t *f, json_t *output, int next, bool end) {
   f->input = output;
   f->cur = next;
   f->stage = AT_ENTER;
-  make_ready(f);
+  exec_make_ready(f);
 }
 
-/* A state's output over the payload limit ends the frame with
+/* A state's output over the payload limit, or nested deeper than
+ * MS_JSON_DEPTH (a guess: AWS documents no depth limit; such a value
+ * could not be recorded and read back), ends the frame with
  * States.DataLimitExceeded, which no Retry or Catch takes. Returns false
  * (and releases out) when it did. */
 static bool output_fits(frame_t *f, json_t *out) {
-  if (f->x->no_aws_limits || jsonx_size_within(out, MS_PAYLOAD_MAX))
+  if (f->x->no_aws_limits ? jsonx_depth_within(out, MS_JSON_DEPTH)
+                          : jsonx_size_within(out, MS_PAYLOAD_MAX))
     return true;
+  bool deep = !jsonx_depth_within(out, MS_JSON_DEPTH);
   json_decref(out);
   fault_t e = FAULT_INIT;
-  fault_set(&e, "States.DataLimitExceeded", "The state/task '%s' returned a "
-            "result with a size exceeding the maximum number of bytes "
-            "service limit.", f->m->states[f->cur].name);
+  if (deep)
+    fault_set(&e, "States.DataLimitExceeded", "The state/task '%s' "
+              "returned a result nested deeper than %d levels.",
+              f->m->states[f->cur].name, MS_JSON_DEPTH);
+  else
+    fault_set(&e, "States.DataLimitExceeded", "The state/task '%s' "
+              "returned a result with a size exceeding the maximum number "
+              "of bytes service limit.", f->m->states[f->cur].name);
   note_failure(f->x, &f->m->states[f->cur]);
   frame_finish(f, NULL, &e);
   fault_clear(&e);
@@ -549,20 +546,23 @@ static bool output_fits(frame_t *f, json_t *out) {
 /* Finish a state that produced result (stolen): ResultSelector, Assign,
  * ResultPath, OutputPath, then move on. Used by Pass, Task, Parallel and
  * Map. */
-static void state_result(frame_t *f, json_t *result) {
+void exec_state_result(frame_t *f, json_t *result) {
   const mstate_t *st = &f->m->states[f->cur];
   fault_t e = FAULT_INIT;
   json_t *assigned = NULL, *combined = NULL, *out = NULL;
+  seen(f, "result", result);
   if (st->result_selector) {
-    jscope_t s = scope_of(f, result);
+    jscope_t s = exec_scope_of(f, result);
     json_t *sel = tmpl_eval(st->result_selector, &s, &e);
     if (!sel) goto fail;
     json_decref(result);
     result = sel;
   }
+  seen(f, "afterResultSelector", result);
   if (!eval_assign(f, st->assign, result, &assigned, &e)) goto fail;
   combined = apply_result_path(f, &st->result_path, f->input, result, &e);
   if (!combined) goto fail;
+  seen(f, "afterResultPath", combined);
   out = apply_path(f, &st->output_path, combined, &e);
   if (!out) goto fail;
   json_decref(combined);
@@ -578,7 +578,7 @@ fail:
   json_decref(assigned);
   json_decref(combined);
   json_decref(result);
-  fail_now(f, &e);
+  exec_fail_now(f, &e);
 }
 
 /* Finish a state that passes its effective input on (Choice, Wait,
@@ -617,10 +617,10 @@ static void state_pass_on(frame_t *f, const tmpl_t *rule_assign, int next,
 fail:
   json_decref(assigned);
   json_decref(rule);
-  fail_now(f, &e);
+  exec_fail_now(f, &e);
 }
 
-static json_t *error_output(const fault_t *e) {
+json_t *exec_error_output(const fault_t *e) {
   json_t *o = json_object();
   if (e->error && *e->error)
     json_object_set_new(o, "Error", json_string(e->error));
@@ -637,8 +637,13 @@ static bool retryable_type(state_type_t t) {
 static void state_fail(frame_t *f, fault_t *e) {
   const mstate_t *st = &f->m->states[f->cur];
   exec_t *x = f->x;
-  cause_in_state(f, e);
-  kids_reset(f);
+  exec_cause_in_state(f, e);
+  if (x->inspect) {
+    json_t *eo = exec_error_output(e);
+    seen(f, "error", eo);
+    json_decref(eo);
+  }
+  exec_kids_reset(f);
   const char *err = e->error ? e->error : "";
   if (retryable_type(st->type) && retry_allowed(err)) {
     int r = retry_find(st->retry, st->nretry, err);
@@ -653,7 +658,8 @@ static void state_fail(frame_t *f, fault_t *e) {
         f->attempts[r]++;
         f->retry_count++;
         f->stage = AT_RETRY;
-        sleep_until(f, now(x) + delay);
+        exec_rd_forget(x);
+        sleep_until(f, exec_now(x) + delay);
         return;
       }
     }
@@ -663,7 +669,7 @@ static void state_fail(frame_t *f, fault_t *e) {
   if (c >= 0) {
     const catcher_t *ct = &st->catch[c];
     fault_t e2 = FAULT_INIT;
-    json_t *eo = error_output(e);
+    json_t *eo = exec_error_output(e);
     json_t *assigned = NULL;
     json_t *out = NULL;
     if (eval_assign(f, ct->assign, eo, &assigned, &e2))
@@ -672,14 +678,14 @@ static void state_fail(frame_t *f, fault_t *e) {
     if (!out) {
       /* a failure while catching ends the frame; no second catch */
       json_decref(assigned);
-      cause_in_state(f, &e2);
+      exec_cause_in_state(f, &e2);
       note_failure(x, st);
       frame_finish(f, NULL, &e2);
       fault_clear(&e2);
       return;
     }
     commit_vars(f, assigned);
-    forget_failure(x);
+    exec_forget_failure(x);
     transition(f, out, ct->next, false);
     return;
   }
@@ -692,48 +698,51 @@ static void state_fail(frame_t *f, fault_t *e) {
 /* Parameters over f->effective (which it replaces), when given. */
 static bool apply_parameters(frame_t *f, fault_t *e) {
   const mstate_t *st = &f->m->states[f->cur];
-  if (!st->parameters) return true;
-  jscope_t s = scope_of(f, f->effective);
-  json_t *p = tmpl_eval(st->parameters, &s, e);
-  if (!p) return false;
-  json_decref(f->effective);
-  f->effective = p;
+  if (st->parameters) {
+    jscope_t s = exec_scope_of(f, f->effective);
+    json_t *p = tmpl_eval(st->parameters, &s, e);
+    if (!p) return false;
+    json_decref(f->effective);
+    f->effective = p;
+  }
+  seen(f, "afterParameters", f->effective);
   return true;
 }
 
 /* InputPath then (when given) Parameters into f->effective. */
-static bool prepare_input(frame_t *f, bool parameters, fault_t *e) {
+bool exec_prepare_input(frame_t *f, bool parameters, fault_t *e) {
   const mstate_t *st = &f->m->states[f->cur];
   json_t *in = apply_path(f, &st->input_path, f->input, e);
   if (!in) return false;
   json_decref(f->effective);
   f->effective = in;
+  seen(f, "afterInputPath", in);
   return !parameters || apply_parameters(f, e);
 }
 
 static void run_pass(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   fault_t e = FAULT_INIT;
-  if (!prepare_input(f, true, &e)) {
-    fail_now(f, &e);
+  if (!exec_prepare_input(f, true, &e)) {
+    exec_fail_now(f, &e);
     return;
   }
   json_t *result = st->result ? json_incref(st->result)
                               : json_incref(f->effective);
-  state_result(f, result);
+  exec_state_result(f, result);
 }
 
 /* Resolve a number field given literally or by a path on the effective
  * input. Returns false when the path is missing or not a number (why set
  * to the raw value found, or NULL when missing). */
-static bool num_value(const frame_t *f, const num_field_t *n, double *out,
+bool exec_num_value(const frame_t *f, const num_field_t *n, double *out,
                       json_t **found) {
   *found = NULL;
   if (!n->path) {
     *out = n->value;
     return true;
   }
-  jscope_t s = scope_of(f, f->effective);
+  jscope_t s = exec_scope_of(f, f->effective);
   json_t *v = jpath_eval(n->path, &s, NULL);
   *found = v;
   if (v && json_is_string(v)) {
@@ -750,7 +759,7 @@ static bool num_value(const frame_t *f, const num_field_t *n, double *out,
   return v && jsonx_number(v, out);
 }
 
-static bool is_integral(double d) {
+bool exec_is_integral(double d) {
   return d == floor(d) && fabs(d) < 9.2e18;
 }
 
@@ -772,7 +781,7 @@ static bool positive_seconds(const frame_t *f, const num_field_t *n,
                              const char *field, double *out, fault_t *e) {
   if (!n->present) return true;
   json_t *found;
-  bool ok = num_value(f, n, out, &found) && *out > 0;
+  bool ok = exec_num_value(f, n, out, &found) && *out > 0;
   json_decref(found);
   if (!ok)
     fault_runtime(e, "The %sPath parameter does not reference a positive "
@@ -780,19 +789,99 @@ static bool positive_seconds(const frame_t *f, const num_field_t *n,
   return ok;
 }
 
+/* A Task's call ended (not a callback's submission): result (stolen) or
+ * e; record it and move on. */
+static void task_outcome(frame_t *f, json_t *result, fault_t *e) {
+  const mstate_t *st = &f->m->states[f->cur];
+  bool lambda = task_kind(st->resource) == TASK_LAMBDA_ARN;
+  const char *const *ev = task_events[lambda];
+  char rtype[64];
+  const char *rname = task_resource_names(st->resource, rtype, sizeof rtype);
+  if (!result) {
+    bool timed_out = e->error && !strcmp(e->error, "States.Timeout");
+    json_t *fd = exec_keeps(f) ? fault_details(e) : NULL;
+    if (fd && !lambda) {
+      json_object_set_new(fd, "resourceType", json_string(rtype));
+      json_object_set_new(fd, "resource", json_string(rname));
+    }
+    exec_emit(f, ev[timed_out ? TE_TIMED_OUT : TE_FAILED],
+         lambda ? (timed_out ? "lambdaFunctionTimedOutEventDetails"
+                             : "lambdaFunctionFailedEventDetails")
+                : (timed_out ? "taskTimedOutEventDetails"
+                             : "taskFailedEventDetails"), fd);
+    exec_fail_now(f, e);
+    return;
+  }
+  json_t *sd = NULL;
+  if (exec_keeps(f)) {
+    sd = json_object();
+    if (!lambda) {
+      json_object_set_new(sd, "resourceType", json_string(rtype));
+      json_object_set_new(sd, "resource", json_string(rname));
+    }
+    json_object_set_new(sd, "output", text_of(result));
+    json_object_set_new(sd, "outputDetails",
+                        json_pack("{sb}", "truncated", 0));
+  }
+  exec_emit(f, ev[TE_SUCCEEDED], lambda ? "lambdaFunctionSucceededEventDetails"
+                       : "taskSucceededEventDetails", sd);
+  exec_state_result(f, result);
+}
+
+#define NET_POLL_S 0.001  /* seconds between looks at the network while
+                            frames run (parked frames exist) */
+#define NET_WAIT_S 1.0    /* longest wait on the network in one step */
+
+/* The scheduler's idle hook: while frames are parked, wait on the
+ * network (at most seconds) instead of sleeping. */
+static bool net_idle(void *ud, double seconds) {
+  exec_t *x = ud;
+  if (!x->nparked || !x->tasks) return false;
+  x->net_at = sched_wall_now();
+  task_host_wait(x->tasks, seconds);
+  return true;
+}
+
+/* The pending call of a parked frame can go on: queue the frame. */
+static void task_woke(void *ud) { exec_make_ready(ud); }
+
+/* f's Task call waits on the network: out of the scheduler until the
+ * call wakes (its transfer ended, or its deadline came). */
+static void task_park(frame_t *f, task_pending_t *pend) {
+  exec_unqueue(f);
+  exec_touch(f);
+  f->pend = pend;
+  f->stage = AT_TASK;
+  f->x->nparked++;
+  task_pending_on_wake(pend, task_woke, f);
+}
+
+/* A parked frame woke: go on with its call. */
+static void task_resume(frame_t *f) {
+  fault_t e = FAULT_INIT;
+  bool again;
+  json_t *result = task_pending_resume(f->pend, &e, &again);
+  if (again) return;  /* waits once more; stays out of the scheduler */
+  f->pend = NULL;
+  f->x->nparked--;
+  f->stage = AT_ENTER;  /* what follows sets it */
+  task_outcome(f, result, &e);
+  fault_clear(&e);
+}
+
 static void run_task(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   exec_t *x = f->x;
   fault_t e = FAULT_INIT;
-  if (!prepare_input(f, false, &e)) {
-    fail_now(f, &e);
+  if (!exec_prepare_input(f, false, &e)) {
+    exec_fail_now(f, &e);
     return;
   }
   /* TimeoutSecondsPath reads the input, before Parameters */
   double timeout = 0;
   if (!positive_seconds(f, &st->timeout_seconds, "TimeoutSeconds", &timeout,
                         &e)) {
-    fail_now(f, &e);
+    exec_fail_now(f, &e);
     return;
   }
   /* the callback pattern: a token in $$.Task.Token for Parameters */
@@ -807,12 +896,12 @@ static void run_task(frame_t *f) {
       fault_runtime(&e, "The resource '%s' uses the .waitForTaskToken "
                     "integration pattern, which EXPRESS state machines "
                     "do not support", st->resource);
-      fail_now(f, &e);
+      exec_fail_now(f, &e);
       return;
     }
     if (!positive_seconds(f, &st->heartbeat_seconds, "HeartbeatSeconds",
                           &heartbeat, &e)) {
-      fail_now(f, &e);
+      exec_fail_now(f, &e);
       return;
     }
     char *a = uuid4(&x->rng), *b = uuid4(&x->rng);
@@ -825,22 +914,24 @@ static void run_task(frame_t *f) {
   if (!params_ok) {
     if (token) context_token(f, NULL);
     free(token);
-    fail_now(f, &e);
+    exec_fail_now(f, &e);
     return;
   }
   task_kind_t kind = task_kind(st->resource);
   bool lambda = kind == TASK_LAMBDA_ARN;
+  char rtype[64];  /* resourceType and resource, as AWS records them */
+  const char *rname = task_resource_names(st->resource, rtype, sizeof rtype);
   const char *const *ev = task_events[lambda];
   json_t *d = NULL;
-  if (keeps(f)) {
+  if (exec_keeps(f)) {
     d = json_object();
-    json_object_set_new(d, "resource", json_string(st->resource));
+    json_object_set_new(d, "resource", json_string(rname));
     if (lambda) {
       json_object_set_new(d, "input", text_of(f->effective));
       json_object_set_new(d, "inputDetails",
                           json_pack("{sb}", "truncated", 0));
     } else {
-      json_object_set_new(d, "resourceType", json_string("lambda"));
+      json_object_set_new(d, "resourceType", json_string(rtype));
       json_object_set_new(d, "region", json_string("us-east-1"));
       json_object_set_new(d, "parameters", text_of(f->effective));
     }
@@ -851,19 +942,19 @@ static void run_task(frame_t *f) {
       json_object_set_new(d, "heartbeatInSeconds",
                           json_integer((json_int_t)heartbeat));
   }
-  emit(f, ev[TE_SCHEDULED], lambda ? "lambdaFunctionScheduledEventDetails"
+  exec_emit(f, ev[TE_SCHEDULED], lambda ? "lambdaFunctionScheduledEventDetails"
                        : "taskScheduledEventDetails", d);
-  emit(f, ev[TE_STARTED], lambda ? NULL : "taskStartedEventDetails",
-       keeps(f) && !lambda
-           ? json_pack("{ss,ss}", "resourceType", "lambda", "resource",
-                       st->resource)
+  exec_emit(f, ev[TE_STARTED], lambda ? NULL : "taskStartedEventDetails",
+       exec_keeps(f) && !lambda
+           ? json_pack("{ss,ss}", "resourceType", rtype, "resource",
+                       rname)
            : NULL);
 
   task_call_t call = {st->resource, st->name, f->effective, f->ctx, timeout,
                       NULL, NULL};
   json_t *result = NULL;
   bool waits = false;  /* the callback's token is open: wait for it */
-  double called = now(x);
+  double called = exec_now(x);
   char *why = NULL;
   if (x->mock && x->mock(x->mock_ud, st->name, f->effective, &result, &e))
     ; /* the mock answered (result or e); with a token, as Step Functions
@@ -880,7 +971,12 @@ static void run_task(frame_t *f) {
     free(why);
   } else {
     waits = token != NULL;
-    result = task_run(x->tasks, &call, &e);
+    task_pending_t *pend = NULL;
+    result = task_start(x->tasks, &call, &e, waits ? NULL : &pend);
+    if (pend) {  /* it waits on the network: parked until it wakes */
+      task_park(f, pend);
+      return;
+    }
   }
   if (token) context_token(f, NULL);
   if (!result && waits && x->token_close)
@@ -888,75 +984,51 @@ static void run_task(frame_t *f) {
   if (result && waits) {
     /* the call's result is recorded, then ignored: the token's is the
      * Task's (AWS: TaskSubmitted, then TaskSucceeded/Failed/TimedOut) */
-    emit(f, "TaskSubmitted", "taskSubmittedEventDetails",
-         keeps(f) ? json_pack("{ss,ss,so,s{sb}}", "resourceType", "lambda",
-                              "resource", st->resource, "output",
+    exec_emit(f, "TaskSubmitted", "taskSubmittedEventDetails",
+         exec_keeps(f) ? json_pack("{ss,ss,so,s{sb}}", "resourceType", rtype,
+                              "resource", rname, "output",
                               text_of(result), "outputDetails",
                               "truncated", 0) : NULL);
     json_decref(result);
     f->hb_seconds = heartbeat;
-    f->hb_deadline = heartbeat > 0 ? now(x) + heartbeat : INFINITY;
+    f->hb_deadline = heartbeat > 0 ? exec_now(x) + heartbeat : INFINITY;
     f->to_deadline = timeout > 0 ? called + timeout : INFINITY;
-    token_wait(f, token);
+    exec_token_wait(f, token);
     return;
   }
   free(token);
-  if (!result) {
-    bool timed_out = e.error && !strcmp(e.error, "States.Timeout");
-    json_t *fd = keeps(f) ? fault_details(&e) : NULL;
-    if (fd && !lambda) {
-      json_object_set_new(fd, "resourceType", json_string("lambda"));
-      json_object_set_new(fd, "resource", json_string(st->resource));
-    }
-    emit(f, ev[timed_out ? TE_TIMED_OUT : TE_FAILED],
-         lambda ? (timed_out ? "lambdaFunctionTimedOutEventDetails"
-                             : "lambdaFunctionFailedEventDetails")
-                : (timed_out ? "taskTimedOutEventDetails"
-                             : "taskFailedEventDetails"), fd);
-    fail_now(f, &e);
-    return;
-  }
-  json_t *sd = NULL;
-  if (keeps(f)) {
-    sd = json_object();
-    if (!lambda) {
-      json_object_set_new(sd, "resourceType", json_string("lambda"));
-      json_object_set_new(sd, "resource", json_string(st->resource));
-    }
-    json_object_set_new(sd, "output", text_of(result));
-    json_object_set_new(sd, "outputDetails",
-                        json_pack("{sb}", "truncated", 0));
-  }
-  emit(f, ev[TE_SUCCEEDED], lambda ? "lambdaFunctionSucceededEventDetails"
-                       : "taskSucceededEventDetails", sd);
-  state_result(f, result);
+  task_outcome(f, result, &e);
 }
 
 /* A waiting Task's token ended: result (stolen) or e (TaskFailed, or
  * TaskTimedOut for States.Timeout / States.HeartbeatTimeout). */
 static void token_done(frame_t *f, json_t *result, fault_t *e) {
   const mstate_t *st = &f->m->states[f->cur];
+  char rtype[64];
+  const char *rname = task_resource_names(st->resource, rtype, sizeof rtype);
   token_unlink(f);
+  exec_touch(f);
+  if (f->parent) exec_touch(f->parent);
   f->stage = AT_ENTER;  /* no longer AT_TOKEN; what follows sets it */
   if (result) {
-    emit(f, "TaskSucceeded", "taskSucceededEventDetails",
-         keeps(f) ? json_pack("{ss,ss,so,s{sb}}", "resourceType", "lambda",
-                              "resource", st->resource, "output",
+    exec_emit(f, "TaskSucceeded", "taskSucceededEventDetails",
+         exec_keeps(f) ? json_pack("{ss,ss,so,s{sb}}", "resourceType", rtype,
+                              "resource", rname, "output",
                               text_of(result), "outputDetails",
                               "truncated", 0) : NULL);
-    state_result(f, result);
+    exec_state_result(f, result);
     return;
   }
   bool timed_out = e->error && (!strcmp(e->error, "States.Timeout") ||
                                 !strcmp(e->error, "States.HeartbeatTimeout"));
-  json_t *fd = keeps(f) ? fault_details(e) : NULL;
+  json_t *fd = exec_keeps(f) ? fault_details(e) : NULL;
   if (fd) {
-    json_object_set_new(fd, "resourceType", json_string("lambda"));
-    json_object_set_new(fd, "resource", json_string(st->resource));
+    json_object_set_new(fd, "resourceType", json_string(rtype));
+    json_object_set_new(fd, "resource", json_string(rname));
   }
-  emit(f, timed_out ? "TaskTimedOut" : "TaskFailed",
+  exec_emit(f, timed_out ? "TaskTimedOut" : "TaskFailed",
        timed_out ? "taskTimedOutEventDetails" : "taskFailedEventDetails", fd);
-  fail_now(f, e);
+  exec_fail_now(f, e);
 }
 
 /* Look at every waiting token once. Returns true when one ended (the
@@ -974,7 +1046,7 @@ static bool tokens_poll(exec_t *x) {
       return true;
     }
     if (r == EXEC_TOKEN_WAITING) {
-      double t = now(x);
+      double t = exec_now(x);
       if (beats != f->beats) {
         f->beats = beats;
         if (f->hb_seconds > 0) f->hb_deadline = t + f->hb_seconds;
@@ -998,15 +1070,15 @@ static bool tokens_poll(exec_t *x) {
 static void run_choice(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   fault_t e = FAULT_INIT;
-  if (!prepare_input(f, false, &e)) {
-    fail_now(f, &e);
+  if (!exec_prepare_input(f, false, &e)) {
+    exec_fail_now(f, &e);
     return;
   }
-  jscope_t s = scope_of(f, f->effective);
+  jscope_t s = exec_scope_of(f, f->effective);
   for (size_t i = 0; i < st->nchoices; i++) {
     int r = choice_eval(st->choices[i].rule, &s, &e);
     if (r < 0) {
-      fail_now(f, &e);
+      exec_fail_now(f, &e);
       return;
     }
     if (r) {
@@ -1020,10 +1092,10 @@ static void run_choice(frame_t *f) {
     return;
   }
   fault_set(&e, "States.NoChoiceMatched", "No Matches!");
-  fail_now(f, &e);
+  exec_fail_now(f, &e);
 }
 
-static char *value_text(const json_t *v) {
+char *exec_value_text(const json_t *v) {
   if (json_is_string(v)) return ms_strdup(json_string_value(v));
   return jsonx_dump(v, JSONX_COMPACT);
 }
@@ -1032,13 +1104,13 @@ static void run_wait(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   exec_t *x = f->x;
   fault_t e = FAULT_INIT;
-  if (!prepare_input(f, false, &e)) goto fail;
-  double t = now(x), until = t;
+  if (!exec_prepare_input(f, false, &e)) goto fail;
+  double t = exec_now(x), until = t;
   if (st->seconds.present && !st->seconds.path) {
     until = t + st->seconds.value;
   } else if (st->seconds.path) {
     const char *p = jpath_text(st->seconds.path);
-    jscope_t s = scope_of(f, f->effective);
+    jscope_t s = exec_scope_of(f, f->effective);
     json_t *v = jpath_eval(st->seconds.path, &s, NULL);
     if (!v) {
       fault_runtime(&e, "The SecondsPath parameter does not reference an "
@@ -1046,7 +1118,7 @@ static void run_wait(frame_t *f) {
       goto fail;
     }
     if (!json_is_integer(v)) {
-      char *txt = value_text(v);
+      char *txt = exec_value_text(v);
       fault_runtime(&e, "The SecondsPath parameter cannot be parsed as a "
                     "long value: %s == %s", p, txt);
       free(txt);
@@ -1065,7 +1137,7 @@ static void run_wait(frame_t *f) {
     until = st->timestamp_epoch;
   } else if (st->timestamp_path) {
     const char *p = jpath_text(st->timestamp_path);
-    jscope_t s = scope_of(f, f->effective);
+    jscope_t s = exec_scope_of(f, f->effective);
     json_t *v = jpath_eval(st->timestamp_path, &s, NULL);
     double epoch;
     if (!v || !json_is_string(v) ||
@@ -1074,7 +1146,7 @@ static void run_wait(frame_t *f) {
         fault_runtime(&e, "The TimestampPath parameter does not reference "
                       "an input value: %s", p);
       } else {
-        char *txt = value_text(v);
+        char *txt = exec_value_text(v);
         fault_runtime(&e, "The TimestampPath parameter does not reference "
                       "a valid ISO-8601 extended offset date-time format "
                       "string: %s == %s", p, txt);
@@ -1091,22 +1163,22 @@ static void run_wait(frame_t *f) {
     goto fail;
   }
   f->stage = AT_WAIT_DONE;
-  if (until <= t) make_ready(f);
+  if (until <= t) exec_make_ready(f);
   else sleep_until(f, until);
   return;
 fail:
-  fail_now(f, &e);
+  exec_fail_now(f, &e);
 }
 
 static void run_fail(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
   fault_t e = FAULT_INIT;
-  jscope_t s = scope_of(f, f->input);
+  jscope_t s = exec_scope_of(f, f->input);
   char *error = NULL, *cause = NULL;
   if (st->error_path) {
     json_t *v = jexpr_eval(st->error_path, &s, "ErrorPath", &e);
     if (!v) goto fail;
-    error = value_text(v);
+    error = exec_value_text(v);
     json_decref(v);
   } else if (st->error) {
     error = ms_strdup(st->error);
@@ -1114,7 +1186,7 @@ static void run_fail(frame_t *f) {
   if (st->cause_path) {
     json_t *v = jexpr_eval(st->cause_path, &s, "CausePath", &e);
     if (!v) goto fail;
-    cause = value_text(v);
+    cause = exec_value_text(v);
     json_decref(v);
   } else if (st->cause) {
     cause = ms_strdup(st->cause);
@@ -1127,363 +1199,20 @@ static void run_fail(frame_t *f) {
   return;
 fail:
   free(error);
-  fail_now(f, &e);
-}
-
-/* ---- Parallel and Map -------------------------------------------------- */
-
-static void kid_start(frame_t *f, size_t i);
-
-static void run_parallel(frame_t *f) {
-  const mstate_t *st = &f->m->states[f->cur];
-  fault_t e = FAULT_INIT;
-  if (!prepare_input(f, true, &e)) {
-    fail_now(f, &e);
-    return;
-  }
-  emit(f, "ParallelStateStarted", NULL, NULL);
-  kids_reset(f);
-  f->total = st->nbranches;
-  f->kids = ms_calloc(f->total ? f->total : 1, sizeof *f->kids);
-  f->results = json_array();
-  for (size_t i = 0; i < f->total; i++) json_array_append(f->results,
-                                                          json_null());
-  f->max_running = 0;
-  f->stage = AT_CHILDREN;
-  for (size_t i = 0; i < f->total; i++) kid_start(f, i);
-  if (f->total == 0) {
-    f->stage = AT_CHILDREN_DONE;
-    make_ready(f);
-  }
-}
-
-/* Resolve an integer-valued Map field given by path, with AWS's message. */
-static bool map_int_field(frame_t *f, const num_field_t *n,
-                          const char *field, bool integral, double *out,
-                          fault_t *e) {
-  json_t *found;
-  if (num_value(f, n, out, &found) &&
-      (!integral || !n->path || json_is_integer(found) ||
-       (json_is_string(found) && is_integral(*out)))) {
-    json_decref(found);
-    return true;
-  }
-  char *txt = found ? value_text(found) : ms_strdup("null");
-  fault_runtime(e, "The %sPath field refers to value \"%s\" which is not a "
-                "valid %s: %s", field, txt, integral ? "integer" : "float",
-                jpath_text(n->path));
-  free(txt);
-  json_decref(found);
-  return false;
-}
-
-/* Build the list of iteration inputs: ItemsPath, ItemBatcher. */
-static json_t *map_items(frame_t *f, fault_t *e) {
-  const mstate_t *st = &f->m->states[f->cur];
-  json_t *items;
-  if (st->items_path) {
-    jscope_t s = scope_of(f, f->effective);
-    char *why = NULL;
-    items = jpath_eval(st->items_path, &s, &why);
-    if (!items) {
-      fault_runtime(e, "Invalid path '%s' : %s", jpath_text(st->items_path),
-                    why ? why : "No results");
-      free(why);
-      return NULL;
-    }
-    free(why);
-  } else {
-    items = json_incref(f->effective);
-  }
-  if (json_is_object(items)) {
-    /* an object maps over its members, each as {"Key": k, "Value": v};
-     * $$.Map.Item.Key and .Value name the two halves */
-    json_t *pairs = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(items, k, v)
-      json_array_append_new(pairs, json_pack("{sssO}", "Key", k, "Value", v));
-    json_decref(items);
-    items = pairs;
-    f->object_items = true;
-  }
-  if (!json_is_array(items)) {
-    char *txt = jsonx_dump(items, JSONX_COMPACT);
-    fault_runtime(e, "Item list '%s' is not a JSON array: %s",
-                  st->items_path ? jpath_text(st->items_path) : "$", txt);
-    free(txt);
-    json_decref(items);
-    return NULL;
-  }
-  if (!st->item_batcher) return items;
-
-  double max_items = 0, max_bytes = 0;
-  if (st->max_items_per_batch.present &&
-      !map_int_field(f, &st->max_items_per_batch, "MaxItemsPerBatch", true,
-                     &max_items, e))
-    goto fail;
-  if (st->max_bytes_per_batch.present &&
-      !map_int_field(f, &st->max_bytes_per_batch, "MaxInputBytesPerBatch",
-                     true, &max_bytes, e))
-    goto fail;
-  json_t *batch_input = NULL;
-  if (st->batch_input) {
-    jscope_t s = scope_of(f, f->effective);
-    batch_input = tmpl_eval(st->batch_input, &s, e);
-    if (!batch_input) goto fail;
-  }
-  json_t *batches = json_array();
-  json_t *cur = NULL;
-  size_t bytes = 0;
-  size_t i;
-  json_t *it;
-  json_array_foreach(items, i, it) {
-    size_t sz = jsonx_size(it);
-    if (cur && ((max_items > 0 && json_array_size(cur) >= max_items) ||
-                (max_bytes > 0 && bytes + sz > max_bytes))) {
-      cur = NULL;
-    }
-    if (!cur) {
-      json_t *b = json_object();
-      if (batch_input) json_object_set(b, "BatchInput", batch_input);
-      cur = json_array();
-      json_object_set_new(b, "Items", cur);
-      json_array_append_new(batches, b);
-      bytes = 0;
-    }
-    json_array_append(cur, it);
-    bytes += sz;
-  }
-  json_decref(batch_input);
-  json_decref(items);
-  return batches;
-fail:
-  json_decref(items);
-  return NULL;
-}
-
-static void run_map(frame_t *f) {
-  const mstate_t *st = &f->m->states[f->cur];
-  fault_t e = FAULT_INIT;
-  if (!prepare_input(f, false, &e)) goto fail;
-  kids_reset(f);
-  double conc = 0;
-  if (st->max_concurrency.present &&
-      !map_int_field(f, &st->max_concurrency, "MaxConcurrency", true, &conc,
-                     &e))
-    goto fail;
-  f->tolerate = false;
-  f->object_items = false;
-  f->tol_pct = 0;
-  f->tol_count = -1;
-  if (st->tolerated_pct.present) {
-    double v;
-    if (!map_int_field(f, &st->tolerated_pct, "ToleratedFailurePercentage",
-                       false, &v, &e))
-      goto fail;
-    if (v < 0 || v > 100) {
-      fault_runtime(&e, "ToleratedFailurePercentage must be between 0 and "
-                    "100.");
-      goto fail;
-    }
-    f->tolerate = true;
-    f->tol_pct = v;
-  }
-  if (st->tolerated_count.present) {
-    double v;
-    if (!map_int_field(f, &st->tolerated_count, "ToleratedFailureCount",
-                       true, &v, &e))
-      goto fail;
-    if (v < 0) {
-      fault_runtime(&e, "ToleratedFailureCount cannot be negative.");
-      goto fail;
-    }
-    f->tolerate = true;
-    f->tol_count = (int64_t)v;
-  }
-  json_t *items = map_items(f, &e);
-  if (!items) goto fail;
-  f->items = items;
-  f->total = json_array_size(items);
-  f->max_running = conc > 0 ? (size_t)conc : 0;
-  emit(f, "MapStateStarted", "mapStateStartedEventDetails",
-       keeps(f) ? json_pack("{sI}", "length", (json_int_t)f->total) : NULL);
-  if (st->distributed) emit(f, "MapRunStarted", NULL, NULL);
-  f->kids = ms_calloc(f->total ? f->total : 1, sizeof *f->kids);
-  f->results = json_array();
-  for (size_t i = 0; i < f->total; i++)
-    json_array_append(f->results, json_null());
-  f->stage = AT_CHILDREN;
-  while (f->started < f->total && !fault_is_set(&f->child_fault) &&
-         (!f->max_running || f->running < f->max_running))
-    kid_start(f, f->started);
-  if (f->total == 0) {
-    f->stage = AT_CHILDREN_DONE;
-    make_ready(f);
-  }
-  return;
-fail:
-  fail_now(f, &e);
-}
-
-/* Start child i of f (a branch or an iteration). */
-static void kid_start(frame_t *f, size_t i) {
-  const mstate_t *st = &f->m->states[f->cur];
-  exec_t *x = f->x;
-  f->started++;
-  f->running++;
-  if (st->type == ST_PARALLEL) {
-    frame_t *k = frame_new(x, st->branches[i], f, i, f->effective);
-    f->kids[i] = k;
-    make_ready(k);
-    return;
-  }
-  json_t *item = json_array_get(f->items, i);
-  json_t *input = NULL;
-  if (st->parameters) {
-    json_t *ctx = json_copy(f->ctx);
-    json_t *mi = json_pack("{sI}", "Index", (json_int_t)i);
-    if (f->object_items) {
-      json_object_set(mi, "Key", json_object_get(item, "Key"));
-      json_object_set(mi, "Value", json_object_get(item, "Value"));
-    } else {
-      json_object_set(mi, "Value", item);
-    }
-    json_object_set_new(ctx, "Map", json_pack("{so}", "Item", mi));
-    jscope_t s = {f->effective, ctx, var_lookup, f};
-    fault_t e = FAULT_INIT;
-    input = tmpl_eval(st->parameters, &s, &e);
-    json_decref(ctx);
-    if (!input) {
-      /* the selector failed: the iteration fails with it */
-      cause_in_state(f, &e);
-      frame_t *k = frame_new(x, st->iterator, f, i, json_null());
-      f->kids[i] = k;
-      k->stage = AT_FAIL;
-      fault_move(&k->pending, &e);
-      make_ready(k);
-      return;
-    }
-  } else {
-    input = json_incref(item);
-  }
-  frame_t *k = frame_new(x, st->iterator, f, i, input);
-  json_decref(input);
-  f->kids[i] = k;
-  if (st->distributed) {
-    k->own = k;                  /* its ExecutionStarted is event #1 */
-    k->events = k->last_id = 1;
-  } else {
-    emit(f, "MapIterationStarted", "mapIterationStartedEventDetails",
-         keeps(f) ? json_pack("{sssI}", "name", st->name, "index",
-                              (json_int_t)i) : NULL);
-  }
-  make_ready(k);
-}
-
-/* Stop the children still running after one failed; inline Map
- * iterations are recorded as aborted. */
-static void kids_abort(frame_t *f) {
-  const mstate_t *st = &f->m->states[f->cur];
-  for (size_t i = 0; i < f->total; i++) {
-    if (!f->kids[i]) continue;
-    if (st->type == ST_MAP && !st->distributed)
-      emit(f, "MapIterationAborted", "mapIterationAbortedEventDetails",
-           keeps(f) ? json_pack("{sssI}", "name", st->name, "index",
-                                (json_int_t)i) : NULL);
-    frame_free(f->kids[i]);
-    f->kids[i] = NULL;
-  }
-}
-
-/* A child of f ended (output stolen, or fault). The child frame is freed
- * by the caller. */
-static void kid_done(frame_t *f, size_t slot, json_t *output, fault_t *e) {
-  const mstate_t *st = &f->m->states[f->cur];
-  f->kids[slot] = NULL;
-  f->finished++;
-  f->running--;
-  if (st->type == ST_MAP && !st->distributed) {
-    const char *t = e ? "MapIterationFailed" : "MapIterationSucceeded";
-    emit(f, t, e ? "mapIterationFailedEventDetails"
-                 : "mapIterationSucceededEventDetails",
-         keeps(f) ? json_pack("{sssI}", "name", st->name, "index",
-                              (json_int_t)slot) : NULL);
-  }
-  if (e) {
-    f->failures++;
-    bool over = true;
-    if (f->tolerate) {
-      over = false;
-      if (f->tol_count >= 0 && (int64_t)f->failures > f->tol_count)
-        over = true;
-      if (!over && f->total &&
-          (double)f->failures * 100.0 / (double)f->total > f->tol_pct &&
-          !(f->tol_count >= 0 && f->tol_pct == 0))
-        over = true;
-      if (over) {
-        fault_clear(e);
-        fault_set(e, "States.ExceedToleratedFailureThreshold",
-                  "The specified tolerated failure threshold was "
-                  "exceeded");
-      } else {
-        json_array_set_new(f->results, slot, error_output(e));
-        forget_failure(f->x);
-      }
-    }
-    if (over) {
-      if (!fault_is_set(&f->child_fault)) {
-        f->child_fault.error = ms_strdup(e->error ? e->error : "");
-        f->child_fault.cause = e->cause ? ms_strdup(e->cause) : NULL;
-      }
-      kids_abort(f);
-      f->stage = AT_CHILDREN_DONE;
-      make_ready(f);
-      return;
-    }
-  } else {
-    json_array_set_new(f->results, slot, output);
-  }
-  while (st->type == ST_MAP && f->started < f->total &&
-         (!f->max_running || f->running < f->max_running) &&
-         !fault_is_set(&f->child_fault))
-    kid_start(f, f->started);
-  if (f->finished == f->total) {
-    f->stage = AT_CHILDREN_DONE;
-    make_ready(f);
-  }
-}
-
-static void children_done(frame_t *f) {
-  const mstate_t *st = &f->m->states[f->cur];
-  bool map = st->type == ST_MAP;
-  if (map && st->distributed)
-    emit(f, fault_is_set(&f->child_fault) ? "MapRunFailed" : "MapRunSucceeded",
-         NULL, NULL);
-  if (fault_is_set(&f->child_fault)) {
-    fault_t e = FAULT_INIT;
-    fault_move(&e, &f->child_fault);
-    emit(f, map ? "MapStateFailed" : "ParallelStateFailed",
-         NULL, NULL);
-    fail_now(f, &e);
-    return;
-  }
-  emit(f, map ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL, NULL);
-  json_t *results = json_incref(f->results);
-  state_result(f, results);
+  exec_fail_now(f, &e);
 }
 
 /* ---- frames end --------------------------------------------------------- */
 
-static void exec_end(exec_t *x, exec_status_t status, json_t *output,
+void exec_end(exec_t *x, exec_status_t status, json_t *output,
                      fault_t *e) {
   x->status = status;
-  x->stop = now(x);
+  x->stop = exec_now(x);
   frame_t *top = x->top;
   if (status == EXEC_SUCCEEDED) {
     x->output = output;
-    emit(top, "ExecutionSucceeded", "executionSucceededEventDetails",
-         keeps(top) ? json_pack("{so,s{sb}}", "output", text_of(output),
+    exec_emit(top, "ExecutionSucceeded", "executionSucceededEventDetails",
+         exec_keeps(top) ? json_pack("{so,s{sb}}", "output", text_of(output),
                                 "outputDetails", "truncated", 0) : NULL);
   } else {
     json_decref(output);
@@ -1496,29 +1225,31 @@ static void exec_end(exec_t *x, exec_status_t status, json_t *output,
                           ? "executionTimedOutEventDetails"
                       : status == EXEC_ABORTED ? "executionAbortedEventDetails"
                       : "executionFailedEventDetails";
-    emit(top, type, key, keeps(top) ? fault_details(&x->fault) : NULL);
+    exec_emit(top, type, key,
+              exec_keeps(top) ? fault_details(&x->fault) : NULL);
   }
 }
 
 /* The frame ran to its end: output (stolen) or fault. */
 static void frame_finish(frame_t *f, json_t *output, fault_t *e) {
   exec_t *x = f->x;
+  if (e) exec_rd_keep(f);
   if (!f->parent) {
     exec_end(x, e ? EXEC_FAILED : EXEC_SUCCEEDED, output, e);
     return;
   }
   frame_t *p = f->parent;
   if (f->own == p->own) p->last_id = f->last_id;
-  unqueue(f);
-  kid_done(p, f->slot, output, e);
-  frame_free(f);
+  exec_unqueue(f);
+  exec_kid_done(p, f->slot, output, e);
+  exec_frame_free(f);
 }
 
 /* ---- stepping --------------------------------------------------------- */
 
 static void enter_state(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
-  double t = now(f->x);
+  double t = exec_now(f->x);
   f->retry_count = 0;
   context_enter(f, t);
   emit_state(f, true, f->input);
@@ -1529,7 +1260,7 @@ static void enter_state(frame_t *f) {
   case ST_WAIT: run_wait(f); break;
   case ST_SUCCEED: {
     fault_t e = FAULT_INIT;
-    if (!prepare_input(f, false, &e)) {
+    if (!exec_prepare_input(f, false, &e)) {
       state_fail(f, &e);
       fault_clear(&e);
       break;
@@ -1539,14 +1270,16 @@ static void enter_state(frame_t *f) {
   }
   case ST_FAIL: run_fail(f); break;
   case ST_PARALLEL:
-    run_parallel(f);
+    exec_run_parallel(f);
     break;
-  case ST_MAP: run_map(f); break;
+  case ST_MAP: exec_run_map(f); break;
   }
 }
 
 static void frame_step(frame_t *f) {
   const mstate_t *st = &f->m->states[f->cur];
+  exec_touch(f);
+  if (f->parent) exec_touch(f->parent);
   switch (f->stage) {
   case AT_ENTER:
     enter_state(f);
@@ -1557,15 +1290,18 @@ static void frame_step(frame_t *f) {
   case AT_RETRY:
     context_retry(f);
     if (st->type == ST_TASK) run_task(f);
-    else if (st->type == ST_PARALLEL) run_parallel(f);
-    else run_map(f);
+    else if (st->type == ST_PARALLEL) exec_run_parallel(f);
+    else exec_run_map(f);
     break;
   case AT_CHILDREN:
     break; /* woken by a child; nothing to do until they finish */
   case AT_TOKEN:
     break; /* never queued: tokens_poll ends the wait */
+  case AT_TASK:
+    task_resume(f);
+    break;
   case AT_CHILDREN_DONE:
-    children_done(f);
+    exec_children_done(f);
     break;
   case AT_FAIL: {
     fault_t e = FAULT_INIT;
@@ -1582,8 +1318,10 @@ static void stop_all(exec_t *x, exec_status_t status, const char *error,
                      const char *cause) {
   fault_t e = FAULT_INIT;
   fault_set(&e, error, cause ? "%s" : NULL, cause);
-  kids_cancel(x->top);
-  unqueue(x->top);
+  exec_rd_forget(x);
+  exec_rd_tree(x->top);
+  exec_kids_cancel(x->top);
+  exec_unqueue(x->top);
   exec_end(x, status, NULL, &e);
   fault_clear(&e);
 }
@@ -1594,32 +1332,56 @@ static void time_out(exec_t *x) {
 
 bool exec_step(exec_t *x) {
   if (x->status != EXEC_RUNNING) return false;
-  if (x->deadline > 0 && now(x) >= x->deadline) {
+  if (x->deadline > 0 && exec_now(x) >= x->deadline) {
     time_out(x);
     return false;
   }
   if (x->waiting && sched_wall_now() >= x->next_poll && tokens_poll(x))
     return x->status == EXEC_RUNNING;
+  if (x->nparked && sched_wall_now() - x->net_at >= NET_POLL_S) {
+    /* transfers move on while other frames run */
+    x->net_at = sched_wall_now();
+    task_host_wait(x->tasks, 0);
+  }
   sched_item_t *it = sched_pop(&x->sched);
   if (!it && x->waiting) {
     /* only the outside world can move things on: let real time pass
      * until the next look (on the virtual clock too, which then moves
      * at the real pace) or the next timer, whichever is first */
-    double t = now(x), nap = x->next_poll - sched_wall_now();
+    double t = exec_now(x), nap = x->next_poll - sched_wall_now();
     double until = t + (nap > 0 ? nap : 0);
     double w = sched_next_wake(&x->sched);
     if (w < until) until = w;
     if (x->deadline > 0 && x->deadline < until) until = x->deadline;
     if (x->sched.virtual_clock && until > t) {
       double d = until - t;
-      struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
-      nanosleep(&ts, NULL);
+      if (!net_idle(x, d)) {
+        struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
+        nanosleep(&ts, NULL);
+      }
     }
     sched_wait(&x->sched, until);
     return true;
   }
   if (!it) {
     double w = sched_next_wake(&x->sched);
+    if (x->nparked && (w == INFINITY || !x->sched.virtual_clock)) {
+      /* frames wait on the network: until a transfer ends or a timer is
+       * due (the virtual clock jumps to timers instead), NET_WAIT_S at
+       * most so that the caller sees a step now and then */
+      double cap = exec_now(x) + NET_WAIT_S;
+      if (w > cap) w = cap;
+      if (x->deadline > 0 && w > x->deadline) w = x->deadline;
+      if (x->sched.virtual_clock) {
+        /* the virtual clock moves at the real pace meanwhile */
+        double t0 = sched_wall_now();
+        net_idle(x, NET_WAIT_S);
+        w = exec_now(x) + (sched_wall_now() - t0);
+        if (x->deadline > 0 && w > x->deadline) w = x->deadline;
+      }
+      sched_wait(&x->sched, w);
+      return true;
+    }
     if (w == INFINITY) {
       fault_t e = FAULT_INIT;
       fault_set(&e, "States.Runtime", "the execution has nothing to run");
@@ -1632,11 +1394,12 @@ bool exec_step(exec_t *x) {
     return true;
   }
   frame_step(frame_of(it));
-  if (x->status == EXEC_RUNNING && !x->no_aws_limits &&
-      history_keeps(&x->hist) && x->hist.count >= MS_HISTORY_MAX) {
+  if (x->status == EXEC_RUNNING && !x->no_aws_limits && !x->express &&
+      history_keeps(&x->hist) && x->max_events > 0 &&
+      x->hist.count >= x->max_events) {
     char cause[96];
     snprintf(cause, sizeof cause, "The execution reached the maximum "
-             "number of history events (%d).", MS_HISTORY_MAX);
+             "number of history events (%lld).", (long long)x->max_events);
     stop_all(x, EXEC_FAILED, "States.Runtime", cause);
   }
   return x->status == EXEC_RUNNING;
@@ -1660,9 +1423,13 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
   x->mock = o->mock;
   x->no_aws_limits = o->no_aws_limits;
   x->mock_ud = o->mock_ud;
+  x->inspect = o->inspect;
+  x->inspect_ud = o->inspect_ud;
   sched_init(&x->sched, o->virtual_clock);
+  x->sched.idle = net_idle;  /* parked frames: wait on the network */
+  x->sched.idle_ud = x;
   x->express = o->express;
-  x->rng = seed();
+  x->rng = exec_seed();
   x->name = o->name ? ms_strdup(o->name) : uuid4(&x->rng);
   const char *mname = o->machine_name ? o->machine_name : "moonstep";
   x->machine_arn = ms_asprintf("arn:aws:states:us-east-1:123456789012:"
@@ -1671,10 +1438,10 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
                        o->express ? "express" : "execution", mname, x->name);
   x->input = json_incref(input);
   x->status = EXEC_RUNNING;
-  x->start = now(x);
+  x->start = exec_now(x);
   if (m->timeout_seconds.present && m->timeout_seconds.value > 0)
     x->deadline = x->start + m->timeout_seconds.value;
-  history_init(&x->hist, !o->express);
+  history_init(&x->hist, !o->express || o->on_event);  /* --log */
   x->hist.sink = o->on_event;
   x->hist.sink_ud = o->hook_ud;
   x->hist.stream = o->stream_events && o->on_event;
@@ -1683,29 +1450,37 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
   x->token_open = o->token_open;
   x->token_poll = o->token_poll;
   x->token_close = o->token_close;
+  x->ckpt = o->checkpoint;
+  x->ck_gone = json_array();
+  x->ck_results = json_array();
+  x->redrive = json_object();
+  x->max_events = o->max_events > 0 ? o->max_events : MS_HISTORY_MAX;
+  x->redrive_count = o->redrive_count;
   x->ctx_execution = json_object();
   json_object_set_new(x->ctx_execution, "Id", json_string(x->arn));
   json_object_set(x->ctx_execution, "Input", input);
   json_object_set_new(x->ctx_execution, "Name", json_string(x->name));
   json_object_set_new(x->ctx_execution, "RoleArn",
                       json_string("arn:aws:iam::123456789012:role/moonstep"));
-  json_object_set_new(x->ctx_execution, "StartTime", time_string(x->start));
-  json_object_set_new(x->ctx_execution, "RedriveCount", json_integer(0));
+  json_object_set_new(x->ctx_execution, "StartTime",
+                      exec_time_string(x->start));
+  json_object_set_new(x->ctx_execution, "RedriveCount",
+                      json_integer(o->redrive_count));
   x->ctx_machine = json_pack("{ssss}", "Id", x->machine_arn, "Name", mname);
-  x->top = frame_new(x, m, NULL, 0, input);
-  emit(x->top, "ExecutionStarted", "executionStartedEventDetails",
+  x->top = exec_frame_new(x, m, NULL, 0, input);
+  exec_emit(x->top, "ExecutionStarted", "executionStartedEventDetails",
        history_keeps(&x->hist)
            ? json_pack("{so,s{sb},ss}", "input", text_of(input),
                        "inputDetails", "truncated", 0, "roleArn",
                        "arn:aws:iam::123456789012:role/moonstep")
            : NULL);
-  make_ready(x->top);
+  exec_make_ready(x->top);
   return x;
 }
 
 void exec_free(exec_t *x) {
   if (!x) return;
-  frame_free(x->top);
+  exec_frame_free(x->top);
   json_decref(x->input);
   json_decref(x->output);
   fault_clear(&x->fault);
@@ -1713,6 +1488,10 @@ void exec_free(exec_t *x) {
   json_decref(x->ctx_execution);
   json_decref(x->ctx_machine);
   json_decref(x->time_text);
+  json_decref(x->ck_gone);
+  json_decref(x->ck_results);
+  json_decref(x->assigned);
+  json_decref(x->redrive);
   sched_free(&x->sched);
   free(x->failed_state);
   free(x->name);
@@ -1736,10 +1515,13 @@ json_t *exec_describe(const exec_t *x) {
   json_object_set_new(d, "name", json_string(x->name));
   json_object_set_new(d, "status",
                       json_string(exec_status_name(x->status)));
-  json_object_set_new(d, "startDate", time_string(x->start));
+  json_object_set_new(d, "startDate", exec_time_string(x->start));
   if (x->status != EXEC_RUNNING)
-    json_object_set_new(d, "stopDate", time_string(x->stop));
+    json_object_set_new(d, "stopDate", exec_time_string(x->stop));
   json_object_set(d, "input", x->input);
+  if (x->redrive_count > 0)
+    json_object_set_new(d, "redriveCount",
+                        json_integer(x->redrive_count));
   if (x->status == EXEC_SUCCEEDED) {
     json_object_set(d, "output", x->output);
   } else if (x->status != EXEC_RUNNING) {

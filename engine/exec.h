@@ -51,6 +51,18 @@ typedef struct exec_opts {
   void (*token_close)(void *ud, const char *token);
   bool stream_events;  /* with on_event: events go there only, none are
                         * kept (exec_history_peek stays empty) */
+  bool checkpoint;     /* track changes for exec_checkpoint */
+  int64_t max_events;  /* history limit; 0: AWS's MS_HISTORY_MAX */
+  int64_t redrive_count;  /* $$.Execution.RedriveCount */
+  /* Inspection (TestState, teststate.c): inspect sees each step of a
+   * state's data flow, field being "afterInputPath", "afterParameters",
+   * "result", "afterResultSelector", "afterResultPath", "error" (the
+   * error output {Error, Cause} a state failed with, before Retry and
+   * Catch), "output" and "variables" (as the state is left); value
+   * borrowed. NULL: none. */
+  void (*inspect)(void *ud, const char *state, const char *field,
+                  const json_t *value);
+  void *inspect_ud;
 } exec_opts_t;
 
 enum {
@@ -79,5 +91,60 @@ json_t *exec_describe(const exec_t *x);
 const char *exec_failed_state(const exec_t *x);
 /* History events so far (borrowed array; empty for EXPRESS). */
 json_t *exec_history_peek(const exec_t *x);
+
+/* ---- checkpoints (resume after a crash; see durable.c) ----
+ * With opts.checkpoint, the execution tracks what changed between two
+ * calls of exec_checkpoint, which hands it to a sink between transitions:
+ * the execution's own state (exec), frames changed (frame: its state;
+ * data, its input and effective input, and items, its Map items, when
+ * they changed, else NULL), frames gone (gone) and
+ * the Parallel/Map results set (result: value, or NULL when all the
+ * frame's results were cleared). All json_t * are borrowed. A sink
+ * returns 0, or -1 to stop (exec_checkpoint returns -1 then). */
+typedef struct exec_sink {
+  int (*exec)(void *ud, const json_t *state);
+  int (*frame)(void *ud, int64_t fid, const json_t *state,
+               const json_t *data, const json_t *items);
+  int (*gone)(void *ud, int64_t fid);
+  int (*result)(void *ud, int64_t fid, int64_t slot, const json_t *value);
+  void *ud;
+} exec_sink_t;
+int exec_checkpoint(exec_t *x, const exec_sink_t *k);
+
+/* Rebuild an execution of m (borrowed, outlives it) from what
+ * exec_checkpoint wrote: ck = {"exec": state, "frames": [[fid, state,
+ * items|null, data|null], ...] by fid (data's members go into state),
+ * "results": [[fid, slot, value], ...]}; input is the execution's input. No event is emitted: the history goes on
+ * from the recorded count. NULL with *why (malloc'd) when ck does not fit
+ * m. */
+exec_t *exec_restore(const machine_t *m, json_t *input, const json_t *ck,
+                     const exec_opts_t *o, char **why);
+
+/* Redrive. An execution that ended unsuccessfully hands the sink the
+ * frames a redrive starts from (and its state), after its last
+ * checkpoint; exec_redrive rebuilds it from them as exec_restore does,
+ * records ExecutionRedriven (o->redrive_count: the new count) and goes on
+ * from the states that failed or were aborted: children that succeeded
+ * keep their results. */
+int exec_redrive_rows(exec_t *x, const exec_sink_t *k);
+exec_t *exec_redrive(const machine_t *m, json_t *input, const json_t *ck,
+                     const exec_opts_t *o, char **why);
+
+/* Abort a running execution (StopExecution, Ctrl-C): the states in
+ * progress record their ...StateAborted / MapIterationAborted events,
+ * then ExecutionAborted with error and cause (either may be NULL). */
+void exec_abort(exec_t *x, const char *error, const char *cause);
+
+/* True when the next transition may reach outside the execution (a Task
+ * call, a token handed out) or the execution is about to wait for time
+ * or the outside world: a group of side-effect-free transitions should
+ * be committed before it. */
+bool exec_next_effect(const exec_t *x);
+/* On the real clock with nothing to run until a timer: when (epoch
+ * seconds) the next one is due; else 0. A driver may nap in slices until
+ * then to watch for stop requests. */
+double exec_idle_until(const exec_t *x);
+/* Events emitted so far (the last event id). */
+int64_t exec_event_count(const exec_t *x);
 
 #endif

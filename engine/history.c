@@ -11,6 +11,7 @@ void history_init(history_t *h, bool keep) {
   h->sink = NULL;
   h->sink_ud = NULL;
   h->stream = false;
+  h->when_ms = -1;
 }
 
 void history_free(history_t *h) {
@@ -36,10 +37,13 @@ int64_t history_add(history_t *h, const char *type, int64_t prev, double ts,
     json_decref(details);
     return id;
   }
-  char when[32];
-  history_time(ts, when);
+  int64_t ms = (int64_t)floor(ts * 1000.0);
+  if (ms != h->when_ms) {
+    history_time(ts, h->when);
+    h->when_ms = ms;
+  }
   json_t *ev = json_object();
-  json_object_set_new(ev, "timestamp", json_string(when));
+  json_object_set_new(ev, "timestamp", json_string(h->when));
   json_object_set_new(ev, "type", json_string(type));
   json_object_set_new(ev, "id", json_integer(id));
   json_object_set_new(ev, "previousEventId", json_integer(prev));

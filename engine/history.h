@@ -16,6 +16,9 @@ typedef struct history {
   void (*sink)(void *ud, const json_t *event);  /* sees each kept event */
   void *sink_ud;
   bool stream;      /* events go to sink only; events stays empty */
+  int64_t when_ms;  /* the millisecond `when` spells (-1: none yet) */
+  char when[32];    /* its timestamp text: events in one millisecond
+                     * share it, as formatting a time is costly */
 } history_t;
 
 void history_init(history_t *h, bool keep);

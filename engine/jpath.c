@@ -19,6 +19,8 @@
 #define ROOT_AT 3         /* internal root "@": the node a filter tests */
 #define FILTER_DEPTH 64   /* nesting of ( ) and ! in one filter */
 #define FILTER_TERMS 1024 /* terms in one path's filters: bounds recursion */
+#define REGEX_WEIGHT 10000 /* atoms a regex expands to (see regex_small) */
+#define REGEX_GROUPS 32    /* nesting of ( ) in one regex */
 
 typedef enum {
   S_NAME, S_INDEX, S_WILD, S_SLICE, S_UNION, S_FILTER
@@ -554,6 +556,67 @@ static bool parse_operand(parser_t *ps, operand_t *o) {
   return o->lit != NULL;
 }
 
+/* Whether the n bytes of regex s stay small once compiled. glibc's
+ * regcomp copies a repeated atom once per repetition (a{3} is aaa, a+ is
+ * aa*), so nested counts multiply ((a{1000}){1000}){1000} into 10^9 nodes
+ * and stacked quantifiers (a+++..., which Java rejects) double at each
+ * one: minutes and gigabytes for a few bytes. Weighs each atom 1, a
+ * quantifier multiplies what it repeats by its largest count (+: 2), and
+ * refuses more than REGEX_WEIGHT in all. Syntax errors are regcomp's. */
+static bool regex_small(const char *s, size_t n) {
+  double sum[REGEX_GROUPS + 1] = {0};
+  double last = 0; /* weight of what a quantifier would repeat */
+  int depth = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    double k = -1; /* a quantifier's factor; -1: an atom or a group */
+    if (c == '(') {
+      if (++depth > REGEX_GROUPS) return false;
+      sum[depth] = 0;
+      last = 0;
+      continue;
+    }
+    if (c == ')' && depth > 0) {
+      last = sum[depth--];
+      sum[depth] += last;
+    } else if (c == '|') {
+      last = 0;
+    } else if (c == '*' || c == '?') {
+      k = 1;
+    } else if (c == '+') {
+      k = 2;
+    } else if (c == '{') {
+      k = 0;
+      double v = 0;
+      for (i++; i < n && s[i] != '}'; i++) {
+        if (s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i] - '0');
+        else { k = v > k ? v : k; v = 0; }
+        if (v > REGEX_WEIGHT) return false;
+      }
+      k = v > k ? v : k;
+      if (k < 1) k = 1;
+    } else {
+      if (c == '\\') i++;
+      else if (c == '[') {
+        size_t j = i + 1;
+        if (j < n && s[j] == '^') j++;
+        if (j < n && s[j] == ']') j++;
+        while (j < n && s[j] != ']') j++;
+        i = j;
+      }
+      last = 1;
+      sum[depth] += 1;
+    }
+    if (k >= 0) {
+      sum[depth] += last * (k - 1);
+      last *= k;
+    }
+    if (sum[depth] > REGEX_WEIGHT || last > REGEX_WEIGHT) return false;
+  }
+  for (int d = 1; d <= depth; d++) sum[0] += sum[d];
+  return sum[0] <= REGEX_WEIGHT;
+}
+
 /* Java regex /pattern/flags to a POSIX ERE anchored at both ends
  * (Jayway uses Matcher.matches()); \d and \D are translated. */
 static bool parse_regex(parser_t *ps, fx_t *f) {
@@ -579,6 +642,10 @@ static bool parse_regex(parser_t *ps, fx_t *f) {
   if (ps->pos >= ps->len) {
     buf_free(&b);
     return perr(ps, open, "unterminated regular expression");
+  }
+  if (!regex_small(ps->s + open + 1, ps->pos - open - 1)) {
+    buf_free(&b);
+    return perr(ps, open, "regular expression too large once expanded");
   }
   ps->pos++;
   buf_puts(&b, ")$");

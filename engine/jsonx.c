@@ -230,8 +230,13 @@ static size_t string_size(const char *s, size_t n) {
   return size;
 }
 
-/* Add v's compact size to *size; false as soon as it passes limit. */
-static bool size_walk(const json_t *v, size_t limit, size_t *size) {
+/* Add v's compact size to *size; false as soon as it passes limit, or
+ * when v nests deeper than MS_JSON_DEPTH (depth: the arrays and objects
+ * v is in, v included when it is one). */
+static bool size_walk(const json_t *v, size_t limit, size_t *size,
+                      int depth) {
+  if (depth > MS_JSON_DEPTH && (json_is_array(v) || json_is_object(v)))
+    return false;
   switch (json_typeof(v)) {
   case JSON_NULL: *size += 4; break;
   case JSON_TRUE: *size += 4; break;
@@ -261,8 +266,9 @@ static bool size_walk(const json_t *v, size_t limit, size_t *size) {
   case JSON_ARRAY: {
     size_t n = json_array_size(v);
     *size += 2 + (n ? n - 1 : 0);
-    for (size_t i = 0; i < n && *size <= limit; i++)
-      size_walk(json_array_get(v, i), limit, size);
+    for (size_t i = 0; i < n; i++)
+      if (!size_walk(json_array_get(v, i), limit, size, depth + 1))
+        return false;
     break;
   }
   case JSON_OBJECT: {
@@ -272,7 +278,8 @@ static bool size_walk(const json_t *v, size_t limit, size_t *size) {
     *size += 2 + (n ? n - 1 : 0);
     json_object_foreach((json_t *)v, k, x) {
       *size += string_size(k, strlen(k)) + 1;
-      if (*size > limit || !size_walk(x, limit, size)) break;
+      if (*size > limit || !size_walk(x, limit, size, depth + 1))
+        return false;
     }
     break;
   }
@@ -282,5 +289,25 @@ static bool size_walk(const json_t *v, size_t limit, size_t *size) {
 
 bool jsonx_size_within(const json_t *v, size_t limit) {
   size_t size = 0;
-  return size_walk(v, limit, &size);
+  return size_walk(v, limit, &size, 1);
+}
+
+/* depth: as size_walk counts it. */
+static bool depth_walk(const json_t *v, int max, int depth) {
+  if (depth > max && (json_is_array(v) || json_is_object(v))) return false;
+  size_t i;
+  const char *k;
+  json_t *x;
+  if (json_is_array(v)) {
+    json_array_foreach(v, i, x)
+      if (!depth_walk(x, max, depth + 1)) return false;
+  } else if (json_is_object(v)) {
+    json_object_foreach((json_t *)v, k, x)
+      if (!depth_walk(x, max, depth + 1)) return false;
+  }
+  return true;
+}
+
+bool jsonx_depth_within(const json_t *v, int max) {
+  return depth_walk(v, max, 1);
 }

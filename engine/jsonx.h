@@ -13,7 +13,9 @@
 
 /* Parse JSON text. Rejects depth > MS_JSON_DEPTH and duplicate keys.
  * Returns a new reference, or NULL with *err set (malloc'd, "line L column C:
- * message"). Integers stay integers; numbers too large for int64 become reals.
+ * message"). Integers stay integers; an integer too large for int64 and a
+ * real out of double's range (1e400) are refused ("too big integer",
+ * "real number overflow"), never rounded.
  */
 json_t *jsonx_parse(const char *text, size_t len, char **err);
 
@@ -41,8 +43,14 @@ const char *jsonx_type_name(const json_t *v);
 /* Byte size of the compact serialization (for MS_PAYLOAD_MAX checks). */
 size_t jsonx_size(const json_t *v);
 /* Whether that size is at most limit; walks the value without printing it
- * and stops as soon as the limit is passed (cheap on the hot path). */
+ * and stops as soon as the limit is passed (cheap on the hot path). False
+ * too for a value nested deeper than MS_JSON_DEPTH. */
 bool jsonx_size_within(const json_t *v, size_t limit);
+/* Whether v nests at most max arrays and objects (as the parser counts:
+ * [[1]] is two levels). Values built at run time are held to
+ * MS_JSON_DEPTH: deeper ones could not be read back, and the recursive
+ * printer would run out of stack. */
+bool jsonx_depth_within(const json_t *v, int max);
 
 /* The scope a path, intrinsic or template is evaluated in. */
 typedef json_t *(*jvar_fn)(const void *ud, const char *name);

@@ -5,9 +5,14 @@
 
 const lmodule_t lmodules[] = {
   {"moonstep.json", luaopen_moonstep_json},
+  {"moonstep.core.http", luaopen_moonstep_core_http},
   {"moonstep.yaml", luaopen_moonstep_yaml},
   {"moonstep.lineedit", luaopen_moonstep_lineedit},
   {"moonstep.core.csv", luaopen_moonstep_core_csv},
+  {"moonstep.core.tables", luaopen_moonstep_core_tables},
+  {"moonstep.core.ddbexpr", luaopen_moonstep_core_ddbexpr},
+  {"moonstep.core.s3", luaopen_moonstep_core_s3},
+  {"moonstep.core.debug", luaopen_moonstep_core_debug},
   /* one line per core: {"moonstep.core.NAME", luaopen_moonstep_core_NAME} */
   {NULL, NULL},
 };

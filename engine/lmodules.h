@@ -26,8 +26,13 @@ void lmodules_preload(lua_State *L);
 
 /* The cores' open functions (one per engine/l<NAME>.c). */
 int luaopen_moonstep_json(lua_State *L);
+int luaopen_moonstep_core_tables(lua_State *L);
+int luaopen_moonstep_core_ddbexpr(lua_State *L);
+int luaopen_moonstep_core_s3(lua_State *L);
+int luaopen_moonstep_core_csv(lua_State *L);
+int luaopen_moonstep_core_http(lua_State *L);
 int luaopen_moonstep_yaml(lua_State *L);
 int luaopen_moonstep_lineedit(lua_State *L);
-int luaopen_moonstep_core_csv(lua_State *L);
+int luaopen_moonstep_core_debug(lua_State *L);
 
 #endif

@@ -14,6 +14,7 @@
 #include "moonstep.h"
 #include "luabridge.h"
 #include "lmodules.h"
+#include "jsonata.h"  /* for moonstep.jsonata */
 
 #include <lauxlib.h>
 #include <errno.h>
@@ -230,13 +231,15 @@ static engine_box_t *push_engine(lua_State *L, int opts, const char *who) {
   bool vclock = opt_bool(L, opts, "virtual_clock");
   bool no_limits = opt_bool(L, opts, "no_aws_limits");
   const char *machines_dir = opt_string(L, opts, "machines_dir");
+  const char *buckets_dir = opt_string(L, opts, "buckets_dir");
   engine_box_t *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->e = NULL;
   luaL_setmetatable(L, ENGINE_MT);
   char *err = NULL;
   ms_options_t o = {.tasks_dir = tasks_dir ? tasks_dir : "tasks",
                     .virtual_clock = vclock, .machines_dir = machines_dir,
-                    .no_aws_limits = no_limits};
+                    .no_aws_limits = no_limits,
+                    .buckets_dir = buckets_dir};
   b->e = ms_engine_new(&o, &err);
   if (!b->e) {
     lua_pushfstring(L, "%s: %s", who, err ? err : "cannot create engine");
@@ -783,14 +786,69 @@ static int l_send_task(lua_State *L) {
   return 3;
 }
 
+/* moonstep.jsonata(expr, input [, bindings [, {text=, timeout=, depth=}]])
+ * -> value | nil (undefined) | nil, code, message, position. text: input
+ * and bindings are JSON text and the value comes back as compact JSON
+ * text. A nil input is undefined. */
+static int l_jsonata(lua_State *L) {
+  const char *expr = luaL_checkstring(L, 1);
+  int opts = opt_table(L, 4);
+  lua_settop(L, 4);
+  bool text = opt_bool(L, opts, "text");
+  jsonata_limits_t lim = {0, 0};
+  if (opts) {
+    lua_getfield(L, opts, "timeout");
+    lim.timeout_ms = (long)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, opts, "depth");
+    lim.max_depth = (int)luaL_optinteger(L, -1, 0);
+    lua_pop(L, 2);
+  }
+  int idx[2] = {lua_isnil(L, 2) ? 0 : 2, lua_isnil(L, 3) ? 0 : 3};
+  json_t *v[2];
+  check_jsons(L, idx, v, 2, text ? 3u : 0u, "moonstep.jsonata");
+  jsonata_err_t err;
+  jsonata_t *c = jsonata_compile(expr, &err);
+  json_t *r = NULL;
+  int rc = c ? jsonata_eval(c, v[0], v[1], &lim, &r, &err) : JSONATA_ERROR;
+  jsonata_free(c);
+  json_decref(v[0]);
+  json_decref(v[1]);
+  if (rc == JSONATA_ERROR) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.code);
+    lua_pushstring(L, err.message ? err.message : err.code);
+    lua_pushinteger(L, err.position);
+    jsonata_err_clear(&err);
+    return 4;
+  }
+  if (rc == JSONATA_UNDEFINED) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (text) {
+    char *t = jsonx_dump(r, JSONX_COMPACT);
+    lua_pushstring(L, t);
+    free(t);
+  } else {
+    luabridge_push(L, r);
+  }
+  json_decref(r);
+  return 1;
+}
+
+/* moonstep.test_state: lteststate.c */
+int lteststate_call(lua_State *L);
+
 static const luaL_Reg ms_funcs[] = {
   {"run", l_run},
   {"engine", l_engine},
   {"validate", l_validate},
   {"eval", l_eval},
+  {"jsonata", l_jsonata},
   {"template", l_template},
   {"path", l_path},
   {"locate", l_locate},
+  {"test_state", lteststate_call},
   {NULL, NULL},
 };
 

@@ -1,8 +1,9 @@
 /* luahost.c - the lua_State that runs Task handlers: creation, search
  * paths, the warm module cache with per-file environments and mtime reload,
- * protected calls with a traceback, the deadline count hook, the counting
- * allocator behind the memory limit, os.getenv over a per-call
- * environment, and print's log sink.
+ * protected calls with a traceback, coroutine resumes (handlers the
+ * engine suspends while they wait on the network), the deadline count
+ * hook, the counting allocator behind the memory limit, os.getenv over a
+ * per-call environment, and print's log sink.
  *
  * The deadline is checked from a count hook every HOOK_COUNT VM
  * instructions; when it has passed the hook raises a private sentinel
@@ -366,6 +367,53 @@ int luahost_call(luahost_t *h, int nargs, char **trace) {
     *trace = h->trace;
     h->trace = NULL;
   }
+  return LUAHOST_ERROR;
+}
+
+int luahost_resume(luahost_t *h, lua_State *co, int nargs, int *nres,
+                   char **trace) {
+  lua_State *L = h->L;
+  *nres = 0;
+  h->stop = RUN;
+  h->refused.on = false;
+  if (h->deadline > 0 && luahost_now() >= h->deadline) {
+    lua_pop(co, nargs);
+    return LUAHOST_TIMEOUT;
+  }
+  /* hooks are per thread: the coroutine gets its own */
+  if (h->deadline > 0 || h->limit_cfg)
+    lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_COUNT);
+  size_t outer = h->limit;
+  h->limit = h->limit_cfg;
+  int st = lua_resume(co, L, nargs, nres);
+  h->limit = outer;
+  if (h->refused.on) h->stop = STOP_OOM;
+  h->refused.on = false;
+  lua_sethook(co, NULL, 0, 0);
+  if (h->stop != RUN) {
+    lua_settop(co, 0);
+    *nres = 0;
+    return h->stop == STOP_OOM ? LUAHOST_OOM : LUAHOST_TIMEOUT;
+  }
+  if (st == LUA_YIELD) return LUAHOST_YIELD;
+  if (st == LUA_OK) {
+    if (*nres > 0) {
+      lua_pop(co, *nres - 1);
+      lua_xmove(co, L, 1);
+    } else {
+      lua_pushnil(L);
+    }
+    *nres = 0;
+    return LUAHOST_OK;
+  }
+  /* an error: the coroutine's stack is as it was when it raised */
+  if (trace) {
+    luaL_traceback(L, co, NULL, 0);
+    *trace = ms_strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_xmove(co, L, 1);
+  *nres = 0;
   return LUAHOST_ERROR;
 }
 

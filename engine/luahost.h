@@ -34,6 +34,7 @@ enum {
   LUAHOST_TIMEOUT,    /* the deadline passed while Lua code ran */
   LUAHOST_OOM,        /* the memory limit was hit (even if the code caught
                          Lua's memory error) */
+  LUAHOST_YIELD,      /* luahost_resume: the coroutine yielded */
 };
 
 /* New host over tasks_dir (copied). package.path starts with
@@ -114,5 +115,15 @@ void luahost_push_log(luahost_t *h);
  * swallows the error is interrupted again every few thousand
  * instructions). */
 int luahost_call(luahost_t *h, int nargs, char **trace);
+
+/* As luahost_call, for a coroutine co of h's state (a handler the engine
+ * may suspend): resume co with nargs values on its stack (the first time:
+ * the function below them). LUAHOST_OK: its first result is pushed on the
+ * main stack (co's are dropped); LUAHOST_ERROR: the error value is pushed
+ * there and *trace set; LUAHOST_YIELD: the *nres yielded values stay on
+ * co's stack; LUAHOST_TIMEOUT / LUAHOST_OOM: nothing is pushed. The
+ * deadline and memory limit in force apply while co runs. */
+int luahost_resume(luahost_t *h, lua_State *co, int nargs, int *nres,
+                   char **trace);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef MOONSTEP_H
 #define MOONSTEP_H
 
+#include <signal.h>
 #include "base.h"
 #include "jsonx.h"
 
@@ -28,6 +29,9 @@ typedef struct ms_options {
   /* Where states:startExecution finds the state machine NAME of its
    * StateMachineArn: NAME.asl.json or NAME.json here; NULL: "." */
   const char *machines_dir;
+  /* The local S3 buckets folder (s3.h); NULL: $MOONSTEP_BUCKETS, else
+   * .moonstep/buckets. Process-wide, like the tables' default path. */
+  const char *buckets_dir;
 } ms_options_t;
 
 #define MS_DB_DEFAULT ".moonstep/moonstep.db"  /* folder made on demand */
@@ -66,6 +70,14 @@ typedef struct ms_run_options {
                               (GetExecutionHistory's "events" array, new
                               reference); [] for EXPRESS, as AWS keeps no
                               history of those */
+  const volatile sig_atomic_t *interrupt;  /* when set (by a SIGINT or
+                              SIGTERM handler): the execution ends
+                              ABORTED at its next transition */
+  void *log;               /* FILE *: each history event as one JSON line
+                              as it happens (STANDARD runs) */
+  int64_t max_events;      /* history limit; 0: AWS's 25,000 */
+  bool commit_each;        /* recorded runs: commit every transition
+                              (default: group side-effect-free ones) */
 } ms_run_options_t;
 
 /* Run an execution to the end. Returns a DescribeExecution-shaped object:
@@ -76,6 +88,37 @@ typedef struct ms_run_options {
  * ms_engine_error saying why. */
 json_t *ms_run(ms_engine_t *e, ms_machine_t *m, json_t *input,
                const ms_run_options_t *o);
+/* Finish a recorded RUNNING execution whose process died (crash,
+ * kill -9): rebuilt from its last checkpoint, completed states, branches
+ * and iterations are not run again, the Task in flight is; the recorded
+ * definition and input are used. o: as for ms_run (name, machine_name,
+ * express are taken from the record). Returns as ms_run; NULL when it
+ * cannot be resumed (unknown id: *missing; not RUNNING; its owner still
+ * runs), with ms_engine_error saying why. */
+json_t *ms_resume(ms_engine_t *e, const char *id, const ms_run_options_t *o,
+                  bool *missing);
+/* RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution goes on
+ * from where it stopped, with the same input and definition: states,
+ * branches and Map iterations that succeeded are not run again;
+ * $$.Execution.RedriveCount counts; ExecutionRedriven is recorded.
+ * Returns as ms_resume (AWS's error name in ms_engine_error, e.g.
+ * ExecutionNotRedrivable). */
+json_t *ms_redrive(ms_engine_t *e, const char *id, const ms_run_options_t *o,
+                   bool *missing);
+/* A new execution of id's recorded definition starting at its top-level
+ * state `state`, with input, or (NULL) the input that state last had in
+ * id's history. Returns as ms_run. */
+json_t *ms_rerun(ms_engine_t *e, const char *id, const char *state,
+                 json_t *input, const ms_run_options_t *o, bool *missing);
+/* StopExecution: abort a RUNNING execution with error and cause (either
+ * may be NULL). One whose process died is aborted at once; one a live
+ * process runs gets a stop request (*running true) that the process
+ * reads at its next commit. -1 with ms_engine_error set on failure. */
+int ms_stop(ms_engine_t *e, const char *id, const char *error,
+            const char *cause, bool *missing, bool *running);
+/* PRAGMA integrity_check of the database: "ok" when it is intact
+ * (malloc'd), or NULL with ms_engine_error set. */
+char *ms_db_check(ms_engine_t *e);
 /* Forget the loaded Task handler module of function name (NULL: all), so
  * its next call reads its files again at once (no 0.1 s wait). */
 void ms_engine_reload(ms_engine_t *e, const char *name);

@@ -121,7 +121,7 @@ void sched_wait(sched_t *s, double until) {
     if (until > s->vnow) s->vnow = until;
   } else {
     double d = until - sched_wall_now();
-    if (d > 0) {
+    if (d > 0 && !(s->idle && s->idle(s->idle_ud, d))) {
       struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
       nanosleep(&ts, NULL);
     }

@@ -28,6 +28,12 @@ typedef struct sched {
   sched_item_t *head, *tail;   /* run queue */
   sched_item_t **heap;         /* sleeping items, earliest first */
   size_t nheap, heap_cap;
+  /* While nothing is ready on the real clock, something else may have
+   * to be waited for (the network): idle(idle_ud, seconds) waits at most
+   * that long and returns true, or returns false to let sched_wait sleep.
+   * NULL: sched_wait sleeps. */
+  bool (*idle)(void *ud, double seconds);
+  void *idle_ud;
 } sched_t;
 
 /* Epoch seconds on the wall clock. */
@@ -51,8 +57,9 @@ sched_item_t *sched_pop(sched_t *s);
 double sched_next_wake(const sched_t *s);
 /* Move sleeping items due by now to the run queue. */
 void sched_wake_due(sched_t *s);
-/* Nothing is ready: let time pass until `until` (sleep on the real clock,
- * jump on the virtual one), then wake what is due. */
+/* Nothing is ready: let time pass until `until` (sleep, or the idle hook,
+ * on the real clock; jump on the virtual one), then wake what is due. The
+ * idle hook may return early: whoever it woke is then ready. */
 void sched_wait(sched_t *s, double until);
 
 #endif

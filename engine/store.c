@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sqlite3.h>
 #include "store.h"
 
@@ -48,10 +49,46 @@ static const char *const migrations[] = {
   "  output TEXT, error TEXT, cause TEXT,"
   "  heartbeats INTEGER NOT NULL DEFAULT 0,"
   "  heartbeat_date REAL) WITHOUT ROWID;",
+  /* 3: checkpoints (resume), the owner's lease, stop requests, redrive */
+  "ALTER TABLE executions ADD COLUMN state TEXT;"
+  "ALTER TABLE executions ADD COLUMN owner_pid INTEGER;"
+  "ALTER TABLE executions ADD COLUMN owner_start INTEGER;"
+  "ALTER TABLE executions ADD COLUMN heartbeat REAL;"
+  "ALTER TABLE executions ADD COLUMN stop_requested INTEGER NOT NULL"
+  "  DEFAULT 0;"
+  "ALTER TABLE executions ADD COLUMN stop_error TEXT;"
+  "ALTER TABLE executions ADD COLUMN stop_cause TEXT;"
+  "ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL"
+  "  DEFAULT 0;"
+  "ALTER TABLE executions ADD COLUMN redrive_date TEXT;"
+  "CREATE TABLE frames ("
+  "  execution INTEGER NOT NULL REFERENCES executions(row),"
+  "  fid INTEGER NOT NULL,"
+  "  state TEXT NOT NULL,"
+  "  PRIMARY KEY (execution, fid)) WITHOUT ROWID;"
+  /* a frame's big, rarely changing parts (kind 'items': Map items;
+   * 'data': input and effective input) apart from its state, so that
+   * rewriting the state does not copy them */
+  "CREATE TABLE frame_blobs ("
+  "  execution INTEGER NOT NULL REFERENCES executions(row),"
+  "  fid INTEGER NOT NULL,"
+  "  kind TEXT NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  PRIMARY KEY (execution, fid, kind)) WITHOUT ROWID;"
+  "CREATE TABLE results ("
+  "  execution INTEGER NOT NULL REFERENCES executions(row),"
+  "  fid INTEGER NOT NULL,"
+  "  slot INTEGER NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  PRIMARY KEY (execution, fid, slot)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
-enum { Q_BEGIN, Q_COMMIT, Q_EVENT, Q_END, Q_COUNT };
+enum {
+  Q_BEGIN, Q_COMMIT, Q_EVENT, Q_END, Q_CK_EXEC, Q_CK_FRAME, Q_CK_GONE,
+  Q_CK_GONE_RESULTS, Q_CK_BLOB, Q_CK_GONE_BLOBS, Q_CK_CLEAR_BLOBS, Q_CK_RESULT, Q_CK_CLEAR, Q_CK_CLEAR_RESULTS, Q_STOP_CHECK,
+  Q_COUNT
+};
 
 static const char *const queries[Q_COUNT] = {
   [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -60,6 +97,25 @@ static const char *const queries[Q_COUNT] = {
               " previous_id, event) VALUES (?, ?, ?, ?, ?, ?)",
   [Q_END] = "UPDATE executions SET status = ?, output = ?, error = ?,"
             " cause = ?, stop_date = ? WHERE row = ?",
+  [Q_CK_EXEC] = "UPDATE executions SET state = ?, heartbeat = ?"
+                " WHERE row = ?",
+  [Q_CK_FRAME] = "INSERT INTO frames(execution, fid, state)"
+                 " VALUES (?, ?, ?) ON CONFLICT(execution, fid) DO"
+                 " UPDATE SET state = excluded.state",
+  [Q_CK_BLOB] = "INSERT OR REPLACE INTO frame_blobs(execution, fid, kind,"
+                " value) VALUES (?, ?, ?, ?)",
+  [Q_CK_GONE_BLOBS] = "DELETE FROM frame_blobs WHERE execution = ?"
+                      " AND fid = ?",
+  [Q_CK_CLEAR_BLOBS] = "DELETE FROM frame_blobs WHERE execution = ?",
+  [Q_CK_GONE] = "DELETE FROM frames WHERE execution = ? AND fid = ?",
+  [Q_CK_GONE_RESULTS] = "DELETE FROM results WHERE execution = ?"
+                        " AND fid = ?",
+  [Q_CK_RESULT] = "INSERT OR REPLACE INTO results(execution, fid, slot,"
+                  " value) VALUES (?, ?, ?, ?)",
+  [Q_CK_CLEAR] = "DELETE FROM frames WHERE execution = ?",
+  [Q_CK_CLEAR_RESULTS] = "DELETE FROM results WHERE execution = ?",
+  [Q_STOP_CHECK] = "SELECT stop_requested, stop_error, stop_cause FROM"
+                   " executions WHERE row = ?",
 };
 
 struct store {
@@ -174,6 +230,8 @@ store_t *store_open(const char *path, bool sync_full, char **err) {
   store_close(s);
   return NULL;
 }
+
+struct sqlite3 *store_sqlite(store_t *s) { return s ? s->db : NULL; }
 
 void store_close(store_t *s) {
   if (!s) return;
@@ -386,7 +444,8 @@ json_t *store_describe(store_t *s, const char *id, bool *missing) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(s->db, "SELECT arn, machine_arn, name, status,"
                          " start_date, stop_date, input, output, error,"
-                         " cause FROM executions WHERE row = ?", -1, &st,
+                         " cause, redrive_count, redrive_date FROM"
+                         " executions WHERE row = ?", -1, &st,
                          NULL) != SQLITE_OK) {
     fail_db(s, "reading the execution");
     return NULL;
@@ -400,6 +459,11 @@ json_t *store_describe(store_t *s, const char *id, bool *missing) {
     if (out) json_object_set_new(d, "output", out);
     set_text(d, "error", st, 8);
     set_text(d, "cause", st, 9);
+    if (sqlite3_column_int64(st, 10) > 0) {
+      json_object_set_new(d, "redriveCount",
+                          json_integer(sqlite3_column_int64(st, 10)));
+      set_text(d, "redriveDate", st, 11);
+    }
   } else {
     fail_db(s, "reading the execution");
   }
@@ -573,4 +637,303 @@ int store_token_send(store_t *s, const char *token, store_token_status_t to,
   sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   s->in_tx = false;
   return -1;
+}
+
+/* ---- checkpoints, the owner's lease, stop requests ---------------------
+ * durable.c decides what is written when; these write it in the open
+ * transaction (opening one if none is), next to the events. */
+
+/* Bind v's compact JSON text (NULL: SQL NULL) to parameter i; the text
+ * stays in s->dump until the statement ran. */
+static int bind_json(store_t *s, sqlite3_stmt *st, int i, const json_t *v) {
+  if (!v) {
+    sqlite3_bind_null(st, i);
+    return 0;
+  }
+  s->dump.len = 0;
+  if (jsonx_dump_buf(&s->dump, v, JSONX_COMPACT) < 0)
+    return fail(s, "a checkpoint could not be serialized");
+  sqlite3_bind_text(st, i, s->dump.data, (int)s->dump.len, SQLITE_STATIC);
+  return 0;
+}
+
+int store_ck_exec(store_t *s, int64_t row, const json_t *state,
+                  double heartbeat) {
+  if (begin(s) < 0) return -1;
+  sqlite3_stmt *st = s->q[Q_CK_EXEC];
+  if (bind_json(s, st, 1, state) < 0) return -1;
+  sqlite3_bind_double(st, 2, heartbeat);
+  sqlite3_bind_int64(st, 3, row);
+  return run(s, Q_CK_EXEC, "writing a checkpoint");
+}
+
+int store_ck_frame(store_t *s, int64_t row, int64_t fid,
+                   const json_t *state, const json_t *data,
+                   const json_t *items) {
+  if (begin(s) < 0) return -1;
+  sqlite3_stmt *st = s->q[Q_CK_FRAME];
+  sqlite3_bind_int64(st, 1, row);
+  sqlite3_bind_int64(st, 2, fid);
+  int rc = bind_json(s, st, 3, state);
+  if (rc == 0) rc = run(s, Q_CK_FRAME, "writing a checkpoint");
+  else sqlite3_clear_bindings(st);
+  const json_t *blob[2] = {items, data};
+  static const char *const kind[2] = {"items", "data"};
+  for (int i = 0; i < 2 && rc == 0; i++) {
+    if (!blob[i]) continue;
+    st = s->q[Q_CK_BLOB];
+    sqlite3_bind_int64(st, 1, row);
+    sqlite3_bind_int64(st, 2, fid);
+    sqlite3_bind_text(st, 3, kind[i], -1, SQLITE_STATIC);
+    rc = bind_json(s, st, 4, blob[i]);
+    if (rc == 0) rc = run(s, Q_CK_BLOB, "writing a checkpoint");
+    else sqlite3_clear_bindings(st);
+  }
+  return rc;
+}
+
+static int by_row_fid(store_t *s, int q, int64_t row, int64_t fid) {
+  sqlite3_bind_int64(s->q[q], 1, row);
+  sqlite3_bind_int64(s->q[q], 2, fid);
+  return run(s, q, "writing a checkpoint");
+}
+
+int store_ck_gone(store_t *s, int64_t row, int64_t fid) {
+  if (begin(s) < 0 || by_row_fid(s, Q_CK_GONE, row, fid) < 0 ||
+      by_row_fid(s, Q_CK_GONE_BLOBS, row, fid) < 0)
+    return -1;
+  return by_row_fid(s, Q_CK_GONE_RESULTS, row, fid);
+}
+
+int store_ck_result(store_t *s, int64_t row, int64_t fid, int64_t slot,
+                    const json_t *value) {
+  if (begin(s) < 0) return -1;
+  if (!value) return by_row_fid(s, Q_CK_GONE_RESULTS, row, fid);
+  sqlite3_stmt *st = s->q[Q_CK_RESULT];
+  sqlite3_bind_int64(st, 1, row);
+  sqlite3_bind_int64(st, 2, fid);
+  sqlite3_bind_int64(st, 3, slot);
+  if (bind_json(s, st, 4, value) < 0) {
+    sqlite3_clear_bindings(st);
+    return -1;
+  }
+  return run(s, Q_CK_RESULT, "writing a checkpoint");
+}
+
+int store_ck_clear(store_t *s, int64_t row) {
+  if (begin(s) < 0) return -1;
+  sqlite3_bind_int64(s->q[Q_CK_CLEAR], 1, row);
+  if (run(s, Q_CK_CLEAR, "clearing a checkpoint") < 0) return -1;
+  sqlite3_bind_int64(s->q[Q_CK_CLEAR_BLOBS], 1, row);
+  if (run(s, Q_CK_CLEAR_BLOBS, "clearing a checkpoint") < 0) return -1;
+  sqlite3_bind_int64(s->q[Q_CK_CLEAR_RESULTS], 1, row);
+  return run(s, Q_CK_CLEAR_RESULTS, "clearing a checkpoint");
+}
+
+int store_stop_check(store_t *s, int64_t row, bool *stop, char **error,
+                     char **cause) {
+  sqlite3_stmt *st = s->q[Q_STOP_CHECK];
+  *stop = false;
+  *error = *cause = NULL;
+  sqlite3_bind_int64(st, 1, row);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && sqlite3_column_int(st, 0)) {
+    const char *e = (const char *)sqlite3_column_text(st, 1);
+    const char *c = (const char *)sqlite3_column_text(st, 2);
+    *stop = true;
+    *error = e ? ms_strdup(e) : NULL;
+    *cause = c ? ms_strdup(c) : NULL;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE
+             ? 0 : fail_db(s, "reading a stop request");
+}
+
+/* Run sql with row bound to ?1 (and text to ?2, ?3 when given) and no
+ * result rows, in the open transaction. */
+static int exec_row(store_t *s, const char *sql, int64_t row,
+                    const char *t2, const char *t3, const char *what) {
+  sqlite3_stmt *st;
+  if (begin(s) < 0 || prepare(s, sql, &st, what) < 0) return -1;
+  sqlite3_bind_int64(st, 1, row);
+  if (sqlite3_bind_parameter_count(st) >= 2) bind_text(st, 2, t2);
+  if (sqlite3_bind_parameter_count(st) >= 3) bind_text(st, 3, t3);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : fail_db(s, what);
+}
+
+int store_stop_request(store_t *s, int64_t row, const char *error,
+                       const char *cause) {
+  if (exec_row(s, "UPDATE executions SET stop_requested = 1,"
+               " stop_error = ?2, stop_cause = ?3 WHERE row = ?1 AND"
+               " status = 'RUNNING'", row, error, cause,
+               "recording a stop request") < 0)
+    return -1;
+  return store_commit(s);
+}
+
+/* Each row of sql (row bound to ?1) as an array of its columns parsed as
+ * JSON where they parse, integers as integers. */
+static json_t *rows_of(store_t *s, const char *sql, int64_t row) {
+  sqlite3_stmt *st;
+  if (prepare(s, sql, &st, "reading a checkpoint") < 0) return NULL;
+  sqlite3_bind_int64(st, 1, row);
+  json_t *out = json_array();
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_t *r = json_array();
+    for (int i = 0; i < sqlite3_column_count(st); i++) {
+      int t = sqlite3_column_type(st, i);
+      json_array_append_new(r, t == SQLITE_INTEGER
+                                   ? json_integer(sqlite3_column_int64(st, i))
+                               : t == SQLITE_NULL ? json_null()
+                               : json_column(st, i));
+    }
+    json_array_append_new(out, r);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    json_decref(out);
+    fail_db(s, "reading a checkpoint");
+    return NULL;
+  }
+  return out;
+}
+
+json_t *store_exec_load(store_t *s, const char *id, bool *missing) {
+  *missing = false;
+  int64_t row = find(s, id);
+  if (row <= 0) {
+    *missing = row == 0;
+    return NULL;
+  }
+  json_t *r = rows_of(s, "SELECT row, name, arn, machine, definition,"
+                      " input, status, state, owner_pid, owner_start,"
+                      " redrive_count, stop_requested, stop_error,"
+                      " stop_cause, start_date FROM executions"
+                      " WHERE row = ?1", row);
+  json_t *c = json_array_get(r, 0);
+  if (!c) {
+    json_decref(r);
+    if (!s->err) fail(s, "the execution vanished");
+    return NULL;
+  }
+  static const char *const keys[] = {
+    "row", "name", "arn", "machine", "definition", "input", "status",
+    "state", "owner_pid", "owner_start", "redrive_count", "stop_requested",
+    "stop_error", "stop_cause", "start_date"};
+  json_t *o = json_object();
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+    json_object_set(o, keys[i], json_array_get(c, i));
+  json_decref(r);
+  /* the definition and names are text even when they parse as JSON */
+  sqlite3_stmt *st;
+  if (prepare(s, "SELECT definition, name, machine FROM executions"
+              " WHERE row = ?", &st, "reading the execution") < 0) {
+    json_decref(o);
+    return NULL;
+  }
+  sqlite3_bind_int64(st, 1, row);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    set_text(o, "definition", st, 0);
+    set_text(o, "name", st, 1);
+    set_text(o, "machine", st, 2);
+  }
+  sqlite3_finalize(st);
+  json_t *frames = rows_of(s, "SELECT fid, state, (SELECT value FROM"
+                           " frame_blobs b WHERE b.execution = ?1 AND"
+                           " b.fid = f.fid AND kind = 'items'), (SELECT"
+                           " value FROM frame_blobs b WHERE b.execution ="
+                           " ?1 AND b.fid = f.fid AND kind = 'data') FROM"
+                           " frames f WHERE execution = ?1 ORDER BY fid",
+                           row);
+  json_t *results = frames ? rows_of(s, "SELECT fid, slot, value FROM"
+                                     " results WHERE execution = ?1", row)
+                           : NULL;
+  if (!results) {
+    json_decref(frames);
+    json_decref(o);
+    return NULL;
+  }
+  json_object_set_new(o, "frames", frames);
+  json_object_set_new(o, "results", results);
+  return o;
+}
+
+int store_exec_own(store_t *s, int64_t row, int64_t pid, int64_t start,
+                   int64_t expect, bool *lost) {
+  *lost = false;
+  sqlite3_stmt *st;
+  if (begin(s) < 0 ||
+      prepare(s, "UPDATE executions SET owner_pid = ?, owner_start = ?,"
+              " heartbeat = ? WHERE row = ? AND status = 'RUNNING' AND"
+              " coalesce(owner_pid, 0) = ?", &st, "taking the execution")
+          < 0)
+    return -1;
+  sqlite3_bind_int64(st, 1, pid);
+  sqlite3_bind_int64(st, 2, start);
+  sqlite3_bind_double(st, 3, (double)time(NULL));
+  sqlite3_bind_int64(st, 4, row);
+  sqlite3_bind_int64(st, 5, expect);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return fail_db(s, "taking the execution");
+  *lost = sqlite3_changes(s->db) == 0;
+  return store_commit(s);
+}
+
+int store_events_after(store_t *s, int64_t row, int64_t count) {
+  if (begin(s) < 0) return -1;
+  sqlite3_stmt *st;
+  if (prepare(s, "DELETE FROM events WHERE execution = ? AND id > ?", &st,
+              "dropping events of a lost transition") < 0)
+    return -1;
+  sqlite3_bind_int64(st, 1, row);
+  sqlite3_bind_int64(st, 2, count);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0
+                           : fail_db(s, "dropping events of a lost "
+                                     "transition");
+}
+
+int store_tokens_waiting(store_t *s, int64_t row, json_t **tokens) {
+  *tokens = rows_of(s, "SELECT token FROM tokens WHERE execution = ?1 AND"
+                    " status = 'WAITING'", row);
+  return *tokens ? 0 : -1;
+}
+
+int store_exec_reopen(store_t *s, int64_t row, int64_t redrive_count,
+                      const char *redrive_date) {
+  char n[24];
+  snprintf(n, sizeof n, "%lld", (long long)redrive_count);
+  return exec_row(s, "UPDATE executions SET status = 'RUNNING', output ="
+                  " NULL, error = NULL, cause = NULL, stop_date = NULL,"
+                  " stop_requested = 0, stop_error = NULL, stop_cause ="
+                  " NULL, redrive_count = CAST(?2 AS INTEGER),"
+                  " redrive_date = ?3 WHERE row = ?1", row, n,
+                  redrive_date, "reopening the execution");
+}
+
+int store_check(store_t *s, char **result) {
+  *result = NULL;
+  sqlite3_stmt *st;
+  if (prepare(s, "PRAGMA integrity_check", &st, "checking the database")
+      < 0)
+    return -1;
+  buf_t b;
+  buf_init(&b);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (b.len) buf_putc(&b, '\n');
+    buf_append(&b, t ? t : "", t ? strlen(t) : 0);
+  }
+  sqlite3_finalize(st);
+  buf_putc(&b, '\0');
+  *result = ms_strdup(b.data);
+  buf_free(&b);
+  return rc == SQLITE_DONE ? 0 : fail_db(s, "checking the database");
 }

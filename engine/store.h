@@ -27,6 +27,8 @@ typedef struct store store_t;
  * NORMAL. NULL with *err (malloc'd) on failure. */
 store_t *store_open(const char *path, bool sync_full, char **err);
 void store_close(store_t *s);
+/* The connection, lent to tables.c (tables_share) for its path. */
+struct sqlite3 *store_sqlite(store_t *s);
 const char *store_errmsg(const store_t *s);
 
 /* Recording. store_exec_begin writes the row of a new execution from its
@@ -85,5 +87,51 @@ int store_token_close(store_t *s, const char *token);
 int store_token_send(store_t *s, const char *token, store_token_status_t to,
                      const char *output, const char *error,
                      const char *cause, store_token_status_t *was);
+
+/* Checkpoints (resume; see durable.c), in the open transaction: the
+ * execution's state and heartbeat (epoch seconds), a frame's state and
+ * (when not NULL) its Map items, a frame gone (with its results), one
+ * result (value NULL: all of the frame's results cleared); data and items
+ * NULL keep what the row has; store_ck_clear
+ * drops every frame and result of the execution. */
+int store_ck_exec(store_t *s, int64_t row, const json_t *state,
+                  double heartbeat);
+int store_ck_frame(store_t *s, int64_t row, int64_t fid,
+                   const json_t *state, const json_t *data,
+                   const json_t *items);
+int store_ck_gone(store_t *s, int64_t row, int64_t fid);
+int store_ck_result(store_t *s, int64_t row, int64_t fid, int64_t slot,
+                    const json_t *value);
+int store_ck_clear(store_t *s, int64_t row);
+
+/* Everything resume needs, new reference: row, name, arn, machine,
+ * definition (text), input, status, state, owner_pid, owner_start,
+ * redrive_count, stop_requested, stop_error, stop_cause, start_date, and
+ * frames [[fid, state, items|null, data|null], ...] (by fid) and
+ * results [[fid,
+ * slot, value], ...]. NULL as store_describe. */
+json_t *store_exec_load(store_t *s, const char *id, bool *missing);
+/* Become the owner of a RUNNING execution (pid and its start time) if
+ * its owner is still expect (0: none); *lost when another process took
+ * it first or it is no longer RUNNING. Commits. */
+int store_exec_own(store_t *s, int64_t row, int64_t pid, int64_t start,
+                   int64_t expect, bool *lost);
+/* Drop the events after count (a transition lost in a crash). */
+int store_events_after(store_t *s, int64_t row, int64_t count);
+/* The tokens still WAITING for the execution: [[token], ...]. */
+int store_tokens_waiting(store_t *s, int64_t row, json_t **tokens);
+/* Back to RUNNING for a redrive, with its count and date. */
+int store_exec_reopen(store_t *s, int64_t row, int64_t redrive_count,
+                      const char *redrive_date);
+
+/* Stop requests (StopExecution from another process): recorded on a
+ * RUNNING execution and committed; the owner reads them. */
+int store_stop_request(store_t *s, int64_t row, const char *error,
+                       const char *cause);
+int store_stop_check(store_t *s, int64_t row, bool *stop, char **error,
+                     char **cause);
+
+/* PRAGMA integrity_check: *result (malloc'd) is "ok" when intact. */
+int store_check(store_t *s, char **result);
 
 #endif

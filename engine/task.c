@@ -64,6 +64,14 @@
  *    execution and then at most every CHECK_S (0.1) seconds, for the
  *    handler's .lua (luahost.c) and its .json alike: a changed file is used
  *    from the next execution on, or within 0.1 s in a running one.
+ *  - Inside the engine (task_start) a handler runs as a coroutine: a
+ *    moonstep.http request yields (lhttp.h), the call is suspended (a
+ *    task_pending_t) and resumed when its transfer ends, its settings
+ *    (deadlines, memory limit, log, os.getenv table) put back in force;
+ *    the state's and the function's timeouts are checked while it waits
+ *    (task_host_wait). http:invoke (svc_http.c) suspends the same way.
+ *    lambda:invoke .waitForTaskToken calls, task_run and moonstep invoke
+ *    block.
  *  - Request ids are UUID-shaped, derived from $$.Execution.Id and a per-host
  *    counter, so a run is reproducible; dates come from $$.State.EnteredTime
  *    when given. Region/account default to those of $$.Execution.Id, else
@@ -73,6 +81,7 @@
 
 #include <stdarg.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +91,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "http.h"
+#include "lhttp.h"
 #include "luabridge.h"
 #include "luahost.h"
+#include "svc_http.h"
+#include "svc_dynamodb.h"
+#include "svc_s3.h"
 
 #define DEFAULT_REGION  "us-east-1"
 #define DEFAULT_ACCOUNT "123456789012"
@@ -153,6 +167,13 @@ struct task_host {
   size_t ncache, last; /* entries, the last one hit */
   task_nested_fn nested;  /* runs states:startExecution, or NULL */
   void *nested_ud;
+  /* non-blocking calls (task_start) */
+  http_multi_t *multi;    /* the engine's curl multi handle, made on use */
+  task_pending_t *pend;   /* suspended calls */
+  size_t npend;
+  bool may_suspend;       /* the running call may suspend ... */
+  task_pending_t *made;   /* ... and did: its pending */
+  int co_spare;           /* registry ref of an idle coroutine, 0: none */
 };
 
 typedef struct call {  /* one invocation's derived values */
@@ -202,6 +223,8 @@ static bool is_start(const char *r) {
          !strcmp(r, TOKEN_SUFFIX);
 }
 
+static bool is_http(const char *r) { return strcmp(r, SVC_HTTP_ARN) == 0; }
+
 static const struct {
   bool (*match)(const char *resource);
   task_kind_t kind;
@@ -210,7 +233,27 @@ static const struct {
   {is_lambda_arn, TASK_LAMBDA_ARN},
   {is_lua, TASK_LUA},
   {is_start, TASK_STATES_START},
+  {is_http, TASK_HTTP_INVOKE},
+  {svc_dynamodb_match, TASK_DYNAMODB},
+  {svc_s3_match, TASK_S3},
 };
+
+const char *task_resource_names(const char *resource, char *type,
+                                size_t cap) {
+  static const char states[] = "arn:aws:states:::";
+  bool ours = starts(resource, states);
+  const char *svc = ours ? resource + strlen(states) : resource;
+  const char *colon = ours ? strchr(svc, ':') : NULL;
+  /* aws-sdk:SERVICE:ACTION records "aws-sdk:SERVICE" and "ACTION" */
+  if (colon && starts(svc, "aws-sdk:") && strchr(colon + 1, ':'))
+    colon = strchr(colon + 1, ':');
+  if (!colon) {
+    snprintf(type, cap, "lambda");
+    return resource;
+  }
+  snprintf(type, cap, "%.*s", (int)(colon - svc), svc);
+  return colon + 1;
+}
 
 bool task_waits_for_token(const char *resource) {
   return resource && (strcmp(resource, INVOKE_ARN TOKEN_SUFFIX) == 0 ||
@@ -248,8 +291,10 @@ void task_host_free(task_host_t *h) {
   while (h->ncache) cache_drop(h, h->ncache - 1);
   free(h->cache);
   free(h->eid);
+  while (h->pend) task_pending_cancel(h->pend);
   free(h->start);
   luahost_free(h->lh);
+  http_multi_free(h->multi);  /* after the Lua state: its requests ' __gc */
   free(h);
 }
 
@@ -923,6 +968,243 @@ static void stopped(task_host_t *h, int st, const fn_t *fn, const call_t *k,
   luahost_forget(h->lh, fn->module);
 }
 
+/* A handler call ended with st (luahost's): its result from the top of
+ * the main stack, or the fault. */
+static json_t *call_end(task_host_t *h, int st, const char *trace,
+                        const fn_t *fn, const call_t *k, bool spaced,
+                        bool state_first, logctx_t *x, fault_t *f) {
+  lua_State *L = luahost_state(h->lh);
+  json_t *result = NULL;
+  if (st == LUAHOST_TIMEOUT || st == LUAHOST_OOM) {
+    stopped(h, st, fn, k, spaced, state_first, x, f);
+  } else if (st == LUAHOST_ERROR) {
+    handler_error(h, trace, k, spaced, f);
+  } else {
+    conv_t cv = {NULL, NULL};
+    if (luahost_protect(h->lh, to_json, &cv, -1) == LUA_OK) lua_pop(L, 1);
+    result = cv.json;
+    char *err = cv.err;
+    if (!result) {
+      char *m = ms_asprintf("Unable to marshal response: %s",
+                            err ? err : "not JSON");
+      lambda_error(f, "Runtime.MarshalError", m, NULL, k, spaced);
+      free(m);
+    }
+    free(err);
+  }
+  return result;
+}
+
+/* ---- suspended calls ---------------------------------------------------- */
+
+enum { PEND_LUA, PEND_HTTP };      /* a handler coroutine / http:invoke */
+enum { FIN_LIMIT, FIN_INVOKE };    /* how its result is finished */
+
+/* A call waiting on a transfer. A handler's keeps what its resumes need:
+ * its coroutine, copies of the call and of the function's settings (the
+ * cache may drop the fn_t meanwhile), its deadlines and os.getenv table. */
+struct task_pending {
+  task_host_t *h;
+  task_pending_t *prev, *next;  /* h's list */
+  int kind, fin;
+  task_call_t c;          /* input and context held (increfs) */
+  call_t k;
+  http_xfer_t *xfer;      /* the transfer waited on (PEND_LUA: owned by
+                             the coroutine's request; PEND_HTTP: ours) */
+  bool woke;              /* the transfer ended or a deadline passed */
+  bool suspended;         /* the last step ended in a yield */
+  task_wake_fn wake;
+  void *wake_ud;
+  /* PEND_LUA */
+  lua_State *co;
+  int co_ref, env_ref;
+  const fn_t *fnp;        /* the function: the cache's while the first
+                             step runs, then fn */
+  fn_t fn;                /* snapshot: module, name, timeout, memory */
+  int last;               /* luahost status of the last step */
+  logctx_t x;
+  bool spaced, state_first;
+  double sdl, fdl;        /* the state's and the function's deadlines */
+  int status;             /* FIN_INVOKE: 200 or 202 */
+  bool tail;              /* FIN_INVOKE: LogType Tail */
+  /* PEND_HTTP */
+  svc_http_call_t *svc;
+};
+
+/* The engine's multi handle, made (and named to moonstep.core.http in
+ * the registry) on first use. */
+static http_multi_t *host_multi(task_host_t *h) {
+  if (!h->multi) {
+    lua_State *L = luahost_state(h->lh);
+    h->multi = http_multi_new();
+    lua_pushlightuserdata(L, h->multi);
+    lua_setfield(L, LUA_REGISTRYINDEX, LHTTP_MULTI_KEY);
+  }
+  return h->multi;
+}
+
+static void pend_wake(task_pending_t *p) {
+  if (p->woke) return;
+  p->woke = true;
+  if (p->wake) p->wake(p->wake_ud);
+}
+
+static void xfer_done(void *ud, http_xfer_t *x) {
+  (void)x;
+  pend_wake(ud);
+}
+
+static task_pending_t *pend_new(task_host_t *h, int kind,
+                                const task_call_t *c, const call_t *k) {
+  task_pending_t *p = ms_calloc(1, sizeof *p);
+  p->h = h;
+  p->kind = kind;
+  p->c = *c;
+  json_incref(p->c.input);
+  json_incref(p->c.context);
+  p->k = *k;
+  p->co_ref = p->env_ref = LUA_NOREF;
+  return p;
+}
+
+static void pend_free(task_pending_t *p) {
+  task_host_t *h = p->h;
+  if (p->prev || p->next || h->pend == p) {
+    if (p->prev) p->prev->next = p->next; else h->pend = p->next;
+    if (p->next) p->next->prev = p->prev;
+    h->npend--;
+  }
+  if (p->kind == PEND_HTTP) {
+    http_xfer_free(p->xfer);
+    svc_http_free(p->svc);
+  } else {
+    /* the request stays with the coroutine (its __gc frees it) */
+    if (p->xfer) http_xfer_on_done(p->xfer, NULL, NULL);
+    lua_State *L = luahost_state(h->lh);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->co_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->env_ref);
+    free(p->fn.module);
+    free(p->fn.name);
+  }
+  json_decref(p->c.input);
+  json_decref(p->c.context);
+  free(p);
+}
+
+/* Resume p's coroutine once (nargs values on its stack) with its settings
+ * in force. Suspended again: p->suspended, NULL, no fault. Else the
+ * handler's outcome, as call_fn's. */
+static json_t *pend_step(task_pending_t *p, int nargs, fault_t *f) {
+  task_host_t *h = p->h;
+  lua_State *L = luahost_state(h->lh), *co = p->co;
+  int top = lua_gettop(L);
+  h->fn_deadline = p->fdl;
+  luahost_set_deadline(h->lh, p->state_first ? p->sdl : p->fdl);
+  luahost_set_memory_limit(h->lh, (size_t)p->fnp->memory * 1024 * 1024);
+  luahost_set_log(h->lh, log_line, &p->x);
+  if (p->env_ref != LUA_NOREF) {  /* the first step finds it in force */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->env_ref);
+    luahost_set_env(h->lh);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->co_ref);
+  lua_setfield(L, LUA_REGISTRYINDEX, LHTTP_CO_KEY);
+  host_multi(h);
+  p->xfer = NULL;  /* the request took its transfer back */
+  p->woke = p->suspended = false;
+  char *trace = NULL;
+  int nres = 0;
+  int st = luahost_resume(h->lh, co, nargs, &nres, &trace);
+  p->last = st;
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, LHTTP_CO_KEY);
+  json_t *result = NULL;
+  if (st == LUAHOST_YIELD) {
+    http_xfer_t *x = nres == 1 && lua_type(co, -1) == LUA_TLIGHTUSERDATA
+                         ? lua_touserdata(co, -1) : NULL;
+    lua_pop(co, nres);
+    if (x) {
+      p->xfer = x;
+      p->suspended = true;
+      http_xfer_on_done(x, xfer_done, p);
+    } else {
+      lambda_error(f, "Error", "attempt to yield from the handler itself "
+                   "(coroutine.yield outside a coroutine of its own)", NULL,
+                   &p->k, p->spaced);
+    }
+  } else {
+    result = call_end(h, st, trace, p->fnp, &p->k, p->spaced,
+                      p->state_first, &p->x, f);
+  }
+  luahost_set_deadline(h->lh, 0);
+  luahost_set_memory_limit(h->lh, 0);
+  luahost_set_log(h->lh, NULL, NULL);
+  h->fn_deadline = 0;
+  lua_settop(L, top);
+  if (st == LUAHOST_OOM) lua_gc(L, LUA_GCCOLLECT);
+  free(trace);
+  return result;
+}
+
+/* Run the handler below its two arguments (event, context) at the top of
+ * the main stack as a coroutine. Until it first suspends its pending lives
+ * on the C stack and borrows the call and the function (most calls never
+ * suspend); a finished coroutine is kept for the next call. Suspended:
+ * h->made is its pending, with copies of what it borrowed. */
+static json_t *call_co(task_host_t *h, const task_call_t *c, fn_t *fn,
+                       const call_t *k, bool spaced, double sdl, double fdl,
+                       bool state_first, fault_t *f) {
+  lua_State *L = luahost_state(h->lh);
+  task_pending_t t = {0};
+  t.h = h;
+  t.kind = PEND_LUA;
+  t.fin = FIN_LIMIT;
+  t.c = *c;
+  t.k = *k;
+  t.fnp = fn;
+  t.x = (logctx_t){c, fn};
+  t.spaced = spaced;
+  t.state_first = state_first;
+  t.sdl = sdl;
+  t.fdl = fdl;
+  t.env_ref = LUA_NOREF;
+  if (h->co_spare) {
+    t.co_ref = h->co_spare;
+    h->co_spare = 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t.co_ref);
+    t.co = lua_tothread(L, -1);
+    lua_pop(L, 1);
+  } else {
+    t.co = lua_newthread(L);
+    t.co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_xmove(L, t.co, 3);  /* the handler, event, context */
+  json_t *r = pend_step(&t, 2, f);
+  if (!t.suspended) {
+    if (t.last == LUAHOST_OK && !h->co_spare &&
+        lua_status(t.co) == LUA_OK && lua_gettop(t.co) == 0)
+      h->co_spare = t.co_ref;  /* ended normally: reusable */
+    else
+      luaL_unref(L, LUA_REGISTRYINDEX, t.co_ref);
+    return r;
+  }
+  task_pending_t *p = ms_malloc(sizeof *p);
+  *p = t;
+  json_incref(p->c.input);
+  json_incref(p->c.context);
+  memset(&p->fn, 0, sizeof p->fn);
+  p->fn.module = ms_strdup(fn->module);
+  p->fn.name = ms_strdup(fn->name);
+  p->fn.timeout = fn->timeout;
+  p->fn.memory = fn->memory;
+  p->fnp = &p->fn;
+  p->x = (logctx_t){&p->c, &p->fn};
+  http_xfer_on_done(p->xfer, xfer_done, p);
+  push_env(h, fn, k);  /* the os.getenv table in force, for resumes */
+  p->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  h->made = p;
+  return NULL;
+}
+
 /* Find fn, call it with event, return its result as JSON. */
 static json_t *call_fn(task_host_t *h, const task_call_t *c, fn_t *fn,
                        const json_t *event, const call_t *k, bool spaced,
@@ -984,24 +1266,12 @@ static json_t *call_fn(task_host_t *h, const task_call_t *c, fn_t *fn,
   }
   luabridge_push(L, event);
   push_context(h, c, fn, k);
-  st = luahost_call(h->lh, 2, &trace);
-  if (st == LUAHOST_TIMEOUT || st == LUAHOST_OOM) {
-    stopped(h, st, fn, k, spaced, state_first, &x, f);
-  } else if (st == LUAHOST_ERROR) {
-    handler_error(h, trace, k, spaced, f);
-  } else {
-    conv_t cv = {NULL, NULL};
-    if (luahost_protect(h->lh, to_json, &cv, -1) == LUA_OK) lua_pop(L, 1);
-    result = cv.json;
-    char *err = cv.err;
-    if (!result) {
-      char *m = ms_asprintf("Unable to marshal response: %s",
-                            err ? err : "not JSON");
-      lambda_error(f, "Runtime.MarshalError", m, NULL, k, spaced);
-      free(m);
-    }
-    free(err);
+  if (h->may_suspend) {
+    result = call_co(h, c, fn, k, spaced, sdl, fdl, state_first, f);
+    goto done;
   }
+  st = luahost_call(h->lh, 2, &trace);
+  result = call_end(h, st, trace, fn, k, spaced, state_first, &x, f);
 done:
   luahost_set_deadline(h->lh, 0);
   luahost_set_memory_limit(h->lh, 0);
@@ -1213,6 +1483,17 @@ static json_t *wrap(json_t *payload_take, int status, const call_t *k,
   return o;
 }
 
+/* LogType Tail's LogResult: base64 of a START/END/REPORT log. */
+static char *tail_log(const call_t *k, int memory) {
+  char *text = ms_asprintf("START RequestId: %s Version: $LATEST\n"
+                           "END RequestId: %s\n"
+                           "REPORT RequestId: %s\tMemory Size: %d MB\t\n",
+                           k->reqid, k->reqid, k->reqid, memory);
+  char *log = base64(text, strlen(text));
+  free(text);
+  return log;
+}
+
 static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
   /* .waitForTaskToken invokes the same way; the interpreter ignores the
    * result and waits for the token (exec.c) */
@@ -1302,6 +1583,12 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
     r = json_string("");
   } else {
     r = call_fn(h, c, fn, event, &k, false, f);
+    if (h->made) {  /* suspended: task_pending_resume finishes it */
+      h->made->fin = FIN_INVOKE;
+      h->made->status = status;
+      h->made->tail = logtype && strcmp(logtype, "Tail") == 0;
+      goto done;
+    }
     if (status == 202) {  /* asynchronous: the result is not returned */
       bool lost = !fault_is_set(f) ||
                   strcmp(f->error, "Lambda.ResourceNotFoundException") != 0;
@@ -1314,14 +1601,8 @@ static json_t *run_invoke(task_host_t *h, const task_call_t *c, fault_t *f) {
   }
   if (r) {
     char *log = NULL;
-    if (logtype && strcmp(logtype, "Tail") == 0) {
-      char *text = ms_asprintf("START RequestId: %s Version: $LATEST\n"
-                               "END RequestId: %s\n"
-                               "REPORT RequestId: %s\tMemory Size: %d MB\t\n",
-                               k.reqid, k.reqid, k.reqid, fn->memory);
-      log = base64(text, strlen(text));
-      free(text);
-    }
+    if (logtype && strcmp(logtype, "Tail") == 0)
+      log = tail_log(&k, fn->memory);
     r = limit(h, wrap(r, status, &k, log), "lambda", f);
     free(log);
   }
@@ -1347,6 +1628,47 @@ static json_t *run_start(task_host_t *h, const task_call_t *c, fault_t *f) {
   return limit(h, h->nested(h->nested_ud, c, f), c->resource, f);
 }
 
+/* ---- http:invoke ------------------------------------------------------ */
+
+/* Blocking, or (task_start) a transfer on the multi handle. */
+static json_t *run_http(task_host_t *h, const task_call_t *c, fault_t *f) {
+  call_t k;
+  call_init(h, c, &k);
+  if (!h->may_suspend) {
+    json_t *r = svc_http_invoke(c->input, k.region, c->timeout_seconds, f);
+    return limit(h, r, c->resource, f);
+  }
+  svc_http_call_t *s = svc_http_prepare(c->input, k.region,
+                                        c->timeout_seconds, f);
+  if (!s) return NULL;
+  char *msg = NULL;
+  http_xfer_t *x = http_start(host_multi(h), svc_http_request(s), &msg);
+  if (!x) {
+    fault_set(f, "States.Http.Socket", "%s", msg ? msg : "no transfer");
+    free(msg);
+    svc_http_free(s);
+    return NULL;
+  }
+  task_pending_t *p = pend_new(h, PEND_HTTP, c, &k);
+  p->svc = s;
+  p->xfer = x;
+  p->suspended = true;
+  p->fin = FIN_LIMIT;
+  http_xfer_on_done(x, xfer_done, p);
+  h->made = p;
+  return NULL;
+}
+
+static json_t *run_dynamodb(task_host_t *h, const task_call_t *c,
+                            fault_t *f) {
+  return limit(h, svc_dynamodb_run(c->resource, c->input, f), c->resource,
+               f);
+}
+
+static json_t *run_s3(task_host_t *h, const task_call_t *c, fault_t *f) {
+  return limit(h, svc_s3_run(c->resource, c->input, f), c->resource, f);
+}
+
 /* ---- entry ------------------------------------------------------------- */
 
 typedef json_t *(*runner_fn)(task_host_t *, const task_call_t *, fault_t *);
@@ -1356,6 +1678,9 @@ static const runner_fn runners[] = {
   [TASK_LAMBDA_INVOKE] = run_invoke,
   [TASK_LUA] = run_lua,
   [TASK_STATES_START] = run_start,
+  [TASK_HTTP_INVOKE] = run_http,
+  [TASK_DYNAMODB] = run_dynamodb,
+  [TASK_S3] = run_s3,
 };
 
 json_t *task_run(task_host_t *h, const task_call_t *c, fault_t *f) {
@@ -1366,6 +1691,123 @@ json_t *task_run(task_host_t *h, const task_call_t *c, fault_t *f) {
     return NULL;
   }
   return runners[kind](h, c, f);
+}
+
+json_t *task_start(task_host_t *h, const task_call_t *c, fault_t *f,
+                   task_pending_t **pending) {
+  /* a nested execution's Tasks come through here too: keep the outer's */
+  bool outer = h->may_suspend;
+  task_pending_t *outer_made = h->made;
+  h->may_suspend = pending != NULL;
+  h->made = NULL;
+  json_t *r = task_run(h, c, f);
+  task_pending_t *p = h->made;
+  h->may_suspend = outer;
+  h->made = outer_made;
+  if (pending) *pending = p;
+  if (p) {
+    p->next = h->pend;
+    if (h->pend) h->pend->prev = p;
+    h->pend = p;
+    h->npend++;
+  }
+  return r;
+}
+
+void task_pending_on_wake(task_pending_t *p, task_wake_fn fn, void *ud) {
+  p->wake = fn;
+  p->wake_ud = ud;
+  if (p->woke && fn) fn(ud);
+}
+
+/* A finished call's result as its runner would have returned it. */
+static json_t *pend_finish(task_pending_t *p, json_t *r, fault_t *f) {
+  task_host_t *h = p->h;
+  if (p->fin == FIN_LIMIT) return limit(h, r, p->c.resource, f);
+  if (p->status == 202) {  /* asynchronous: the outcome is dropped */
+    fault_clear(f);
+    json_decref(r);
+    r = json_string("");
+  }
+  if (!r) return NULL;
+  char *log = p->tail ? tail_log(&p->k, p->fnp->memory) : NULL;
+  r = limit(h, wrap(r, p->status, &p->k, log), "lambda", f);
+  free(log);
+  return r;
+}
+
+json_t *task_pending_resume(task_pending_t *p, fault_t *f, bool *again) {
+  *again = false;
+  json_t *r = NULL;
+  if (p->kind == PEND_HTTP) {
+    if (!http_xfer_done(p->xfer)) {
+      p->woke = false;
+      *again = true;
+      return NULL;
+    }
+    http_resp_t resp;
+    char *msg = NULL;
+    http_err_t e = http_xfer_result(p->xfer, &resp, &msg);
+    r = svc_http_finish(p->svc, e, &resp, msg, f);
+    free(msg);
+  } else if (p->xfer && !http_xfer_done(p->xfer)) {
+    /* woken by a deadline, not by its transfer */
+    double dl = p->state_first ? p->sdl : p->fdl;
+    if (dl <= 0 || luahost_now() < dl) {
+      p->woke = false;
+      *again = true;
+      return NULL;
+    }
+    stopped(p->h, LUAHOST_TIMEOUT, p->fnp, &p->k, p->spaced, p->state_first,
+            &p->x, f);
+  } else {
+    r = pend_step(p, 0, f);
+    if (p->suspended) {
+      *again = true;
+      return NULL;
+    }
+  }
+  r = pend_finish(p, r, f);
+  pend_free(p);
+  return r;
+}
+
+void task_pending_cancel(task_pending_t *p) {
+  if (p) pend_free(p);
+}
+
+size_t task_host_pending(const task_host_t *h) { return h->npend; }
+
+/* Wake the suspended handlers whose deadline passed; *first gets the
+ * earliest deadline still ahead. */
+static bool deadlines(task_host_t *h, double *first) {
+  bool any = false;
+  double now = luahost_now();
+  for (task_pending_t *p = h->pend; p; p = p->next) {
+    if (p->kind != PEND_LUA || p->woke) continue;
+    double dl = p->state_first ? p->sdl : p->fdl;
+    if (dl <= 0) continue;
+    if (dl <= now) {
+      pend_wake(p);
+      any = true;
+    } else if (dl < *first) {
+      *first = dl;
+    }
+  }
+  return any;
+}
+
+bool task_host_wait(task_host_t *h, double seconds) {
+  if (!h->pend) return false;
+  double first = INFINITY;
+  bool any = deadlines(h, &first);
+  if (any) seconds = 0;
+  double left = first - luahost_now();
+  if (left < seconds) seconds = left > 0 ? left : 0;
+  if (h->multi && http_multi_wait(h->multi, seconds) > 0) any = true;
+  first = INFINITY;
+  if (deadlines(h, &first)) any = true;
+  return any;
 }
 
 /* ---- moonstep invoke ---------------------------------------------------- */

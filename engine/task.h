@@ -1,7 +1,9 @@
 /* task.h - how a Task state's Resource reaches a Lua function: the resource
- * table (Lambda function ARN, lambda:invoke, lua:MODULE.FUNCTION), the Lua
- * host that loads handlers from the tasks folder and calls them the way
- * Lambda calls a handler, and the mapping of handler errors to ASL faults.
+ * table (Lambda function ARN, lambda:invoke, lua:MODULE.FUNCTION; also
+ * http:invoke and states:startExecution), the Lua host that loads handlers
+ * from the tasks folder and calls them the way Lambda calls a handler (as
+ * coroutines that may wait on the network, see task_start), and the
+ * mapping of handler errors to ASL faults.
  *
  * The interpreter sees only this interface; Lua headers stay in luahost.c /
  * luabridge.c / task.c.
@@ -20,11 +22,26 @@ typedef enum {
   TASK_LUA,            /* lua:MODULE.FUNCTION */
   TASK_STATES_START,   /* arn:aws:states:::states:startExecution[.sync,
                         * .sync:2, .waitForTaskToken] (nested.c) */
+  TASK_HTTP_INVOKE,    /* arn:aws:states:::http:invoke (svc_http.c) */
+  TASK_DYNAMODB,       /* arn:aws:states:::dynamodb:ACTION and
+                        * arn:aws:states:::aws-sdk:dynamodb:ACTION
+                        * (svc_dynamodb.c) */
+  TASK_S3,             /* arn:aws:states:::s3:getObject|putObject and
+                        * arn:aws:states:::aws-sdk:s3:ACTION (svc_s3.c) */
 } task_kind_t;
 
 /* Classify a Resource string. Unknown resources are rejected at run time
  * with States.Runtime (validation warns). */
 task_kind_t task_kind(const char *resource);
+
+/* How history events name a Task's resource (resourceType, resource), as
+ * AWS records them: arn:aws:states:::SERVICE:ACTION[.suffix] gives SERVICE
+ * and ACTION[.suffix] ("http", "invoke"), aws-sdk:SVC:ACTION gives
+ * "aws-sdk:SVC" and ACTION; Lambda's resources (lambda:invoke included,
+ * as before) and lua: give "lambda" and the whole Resource. The type goes
+ * to type (at most cap bytes); the returned name points into resource. */
+const char *task_resource_names(const char *resource, char *type,
+                                size_t cap);
 
 /* The callback pattern: a Resource ending in .waitForTaskToken
  * (lambda:invoke's and states:startExecution's). The call runs as usual;
@@ -74,6 +91,35 @@ void task_host_set_nested(task_host_t *h, task_nested_fn fn, void *ud);
  * "timeout", default 3 s) Sandbox.Timedout; the function's memory limit
  * Runtime.OutOfMemory; an invalid tasks/NAME.json States.Runtime. */
 json_t *task_run(task_host_t *h, const task_call_t *c, fault_t *f);
+
+/* ---- calls that wait on the network without blocking the engine ----
+ * A handler (Lambda function ARN, lambda:invoke, lua:) runs as a
+ * coroutine; a moonstep.http request it makes starts a transfer on the
+ * host's curl multi handle and suspends it; http:invoke is such a
+ * transfer itself. The engine parks the frame and drives the network with
+ * task_host_wait while other frames run. */
+typedef struct task_pending task_pending_t;
+
+/* As task_run; with pending non-NULL the call may also suspend: NULL, no
+ * fault, and *pending set (else *pending is NULL). */
+json_t *task_start(task_host_t *h, const task_call_t *c, fault_t *f,
+                   task_pending_t **pending);
+/* Who hears that p can go on (its transfer ended or its deadline came):
+ * fn(ud) is called from task_host_wait, once per suspension. */
+typedef void (*task_wake_fn)(void *ud);
+void task_pending_on_wake(task_pending_t *p, task_wake_fn fn, void *ud);
+/* Go on with a woken p: the outcome as task_run's, p freed; or NULL with
+ * *again true when it suspended once more (p stays, wakes again). The
+ * state's and the function's timeouts apply across suspensions. */
+json_t *task_pending_resume(task_pending_t *p, fault_t *f, bool *again);
+/* Abandon p (its branch was cancelled, the execution stopped). */
+void task_pending_cancel(task_pending_t *p);
+/* Move transfers on: wait up to seconds (0: only poll) for one to end or
+ * a pending call's deadline to pass; wakes whom it concerns. Returns true
+ * when something woke. Without pending calls returns false at once. */
+bool task_host_wait(task_host_t *h, double seconds);
+/* Suspended calls of h (all executions). */
+size_t task_host_pending(const task_host_t *h);
 
 /* Invoke one function by name (or ARN) with event, as `sam local invoke`
  * does: no state, no state timeout; the function's config applies. Returns

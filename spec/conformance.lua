@@ -6,13 +6,17 @@
 --   lua5.4 spec/conformance.lua [--binary PATH] [--file JSONL]
 --     [--filter SUBSTR] [--verbose] [--threshold 95] [--slow]
 --     [--inprocess] [--timeout SECONDS] [--jobs N] [--keep]
+--     [--wrap CMD [--wrap-status N]]
 --
 -- The cases live outside the repository (../shared/conformance/
 -- aws-recorded.jsonl, or MOONSTEP_CONFORMANCE); see the README there.
 -- Default mode runs the CLI once per case:
 --   moonstep run DEF --input @IN --tasks DIR --clock virtual --describe
 -- (--jobs of them at once, default 4); --inprocess uses moonstep.run from
--- the Lua module instead.
+-- the Lua module instead. --wrap puts CMD (shell words) before the
+-- binary, e.g. valgrind (make memcheck); a case that exits with
+-- --wrap-status N (the wrapper's error status) fails the whole run,
+-- whatever the threshold.
 --
 -- JSON is read with a small decoder of its own (integers stay integers,
 -- [] stays an array, null is a sentinel) so the comparison is exact and
@@ -400,9 +404,10 @@ M.compare = compare
 -- The shell command that runs one case; its exit status goes to dir/rc.
 local function binary_command(opts, dir, case)
   return string.format(
-    "timeout -k 2 %d %s run %s --input @%s --tasks %s --clock virtual " ..
+    "timeout -k 2 %d %s%s run %s --input @%s --tasks %s --clock virtual " ..
     "--describe%s >%s 2>%s </dev/null; echo $? >%s",
-    opts.timeout, shquote(opts.binary), shquote(dir .. "/def.json"),
+    opts.timeout, opts.wrap and opts.wrap .. " " or "",
+    shquote(opts.binary), shquote(dir .. "/def.json"),
     shquote(dir .. "/input.json"), shquote(dir .. "/tasks"),
     case.state_machine_type == "EXPRESS" and " --express" or "",
     shquote(dir .. "/out.json"), shquote(dir .. "/err.txt"),
@@ -415,6 +420,9 @@ local function binary_result(opts, dir)
   local rc = math.tointeger(tonumber(read_file(dir .. "/rc") or ""))
   local stderr = read_file(dir .. "/err.txt") or ""
   if rc == nil then return nil, "no exit status" end
+  if opts.wrap_status and rc == opts.wrap_status then
+    return nil, "the wrapper reported errors: " .. clip(stderr, 2000), true
+  end
   if rc == 124 or rc == 137 then
     return nil, "timed out after " .. opts.timeout .. "s"
   end
@@ -453,7 +461,7 @@ local function run_batch(opts, batch)
   end
   os.execute(table.concat(cmds, "\n") .. "\nwait")
   for _, b in ipairs(batch) do
-    b.got, b.reason = binary_result(opts, b.dir)
+    b.got, b.reason, b.wrapped = binary_result(opts, b.dir)
   end
 end
 
@@ -494,7 +502,9 @@ local function usage(msg)
     "  [--filter SUBSTR] [--verbose] [--threshold PCT] [--slow]\n" ..
     "  [--inprocess] [--timeout SECONDS] [--jobs N] [--keep]\n" ..
     "  [--placeholders]   also run cases with recorded placeholders,\n" ..
-    "                     compared loosely (see loose_equal)\n")
+    "                     compared loosely (see loose_equal)\n" ..
+    "  [--wrap CMD]       run the binary under CMD (e.g. valgrind)\n" ..
+    "  [--wrap-status N]  a case exiting N fails the run (CMD's error)\n")
   os.exit(2)
 end
 
@@ -529,6 +539,10 @@ local function parse_args(argv)
     elseif a == "--inprocess" then o.inprocess = true
     elseif a == "--keep" then o.keep = true
     elseif a == "--placeholders" then o.placeholders = true
+    elseif a == "--wrap" then o.wrap = value()
+    elseif a == "--wrap-status" then
+      o.wrap_status = math.tointeger(tonumber(value()))
+                      or usage("bad --wrap-status")
     elseif a == "--help" or a == "-h" then usage()
     else usage("unknown option " .. a) end
     i = i + 1
@@ -573,7 +587,7 @@ local function main(argv)
   end
 
   local per_feature, skipped, failures = {}, {}, {}
-  local total, passed, lineno = 0, 0, 0
+  local total, passed, lineno, wrapped = 0, 0, 0, 0
   local t0 = os.time()
 
   local function record(case, got, reason)
@@ -621,7 +635,10 @@ local function main(argv)
     else
       run_batch(opts, batch)
     end
-    for _, b in ipairs(batch) do record(b.case, b.got, b.reason) end
+    for _, b in ipairs(batch) do
+      record(b.case, b.got, b.reason)
+      if b.wrapped then wrapped = wrapped + 1 end
+    end
     batch = {}
   end
   local batch_size = opts.inprocess and 32 or opts.jobs
@@ -681,6 +698,11 @@ local function main(argv)
     opts.inprocess and "in-process" or opts.binary, os.time() - t0))
   if total == 0 then
     print("conformance: no case selected")
+    return 1
+  end
+  if wrapped > 0 then
+    print(string.format("conformance: %s reported errors in %d case(s)",
+                        opts.wrap, wrapped))
     return 1
   end
   return rate >= opts.threshold and 0 or 1

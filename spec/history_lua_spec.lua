@@ -43,6 +43,23 @@ return { handler = function(event) return { n = event.n + 1 } end }
     assert.are.equal(1, r.history[2].previousEventId)
   end)
 
+  it("names a service integration's resource as AWS does", function()
+    S.spit(dir .. "/tasks/Plain.lua",
+           "return { handler = function() return {} end }\n")
+    local r = moonstep.run([[{"StartAt": "T", "States": {
+      "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "Plain", "Payload": {}},
+        "End": true}}}]], {}, { history = true,
+                               tasks_dir = dir .. "/tasks" })
+    assert.are.equal("SUCCEEDED", r.status)
+    local d = r.history[3].taskScheduledEventDetails
+    assert.are.equal("TaskScheduled", r.history[3].type)
+    assert.are.equal("lambda", d.resourceType)
+    assert.are.equal("invoke", d.resource)
+    local s = r.history[4].taskStartedEventDetails
+    assert.are.same({ resourceType = "lambda", resource = "invoke" }, s)
+  end)
+
   it("engine:run too; EXPRESS gives []; no option, no field", function()
     local e = moonstep.engine({ tasks_dir = dir .. "/tasks" })
     local r = e:run(PASS_TASK, {}, { history = true })

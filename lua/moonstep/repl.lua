@@ -5,7 +5,8 @@
 -- pipe) so that a debugging session can be scripted and tested.
 --
 -- The workflow functions the prompt offers (machine, invoke, reload,
--- execution, ...) live in moonstep/debug.lua when present; this file is the
+-- execution, ...) live in moonstep/debug.lua; the prompt also has the
+-- modules (json, csv, http, s3, tables) and test_state. This file is the
 -- shell: reading, evaluating and showing.
 local M = {}
 
@@ -217,6 +218,10 @@ local function traceback(msg)
     local eol = tb:find("\n", cut + 1)
     tb = eol and tb:sub(1, eol - 1) or tb
   end
+  -- a tail call hides the chunk's frame: cut at the REPL's own call
+  cut = tb:find("\n%s*%[C%]: in local 'protect'") or
+        tb:find("\n%s*%[C%]: in function 'xpcall'")
+  if cut then tb = tb:sub(1, cut - 1) end
   return tb
 end
 
@@ -473,12 +478,14 @@ function M.main(args, core)
   local env = setmetatable({}, {__index = _G})
   env.json = json
   env.moonstep = require "moonstep"
-  local ok_debug, dbg = pcall(require, "moonstep.debug")
-  local words, current, topics
-  if ok_debug then
-    local tools = dbg.tools(env, o)
-    words, current, topics = tools.words, tools.current, tools.topics
-  end
+  env.test_state = env.moonstep.test_state
+  env.csv = require "moonstep.csv"
+  env.http = require "moonstep.http"
+  env.s3 = require "moonstep.s3"
+  local tables = require "moonstep.tables"   -- opens its file on first use
+  env.tables = o.db and tables.open(o.db) or tables
+  local tools = require("moonstep.debug").tools(env, o)
+  local words, current, topics = tools.words, tools.current, tools.topics
   local s = M.session{
     env = env, lineedit = le, protect = core.protect, words = words,
     current = current, topics = topics, version = core.version,
