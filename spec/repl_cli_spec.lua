@@ -76,14 +76,17 @@ describe("moonstep repl #binary", function()
       "abcd = 4\r", "ab\t * 2\r",          -- Tab completes abcd
       "\27[A\27[D\27[D\27[D+ 1 \r",         -- Up: the last line, edited
       "string.fo\t(\"%d\", 7)\r",           -- string.format
+      "while true do end\r", "\3",         -- Ctrl-C stops the chunk
+      "'still here'\r",                     -- and the prompt goes on
       "\21:q\r",                            -- Ctrl-U clears, then :q
     })
     local feed = tmp .. "/keys.sh"
     S.spit(feed, "for k in \"$@\"; do printf '%b' \"$k\"; sleep 0.2; done\n")
     local args = {}
-    for line in keys:gmatch("[^\r]*\r") do
+    for line in keys:gmatch("[^\r\3]*[\r\3]") do
       args[#args + 1] = S.shquote((line:gsub("\27", "\\033")
                                        :gsub("\t", "\\t"):gsub("\21", "\\025")
+                                       :gsub("\3", "\\003")
                                        :gsub("\r", "\\r")))
     end
     os.execute(string.format(
@@ -94,6 +97,8 @@ describe("moonstep repl #binary", function()
     assert.matches("\n8\r?\n", tty)          -- abcd * 2
     assert.matches("\n6\r?\n", tty)          -- abcd + 1 * 2
     assert.matches("\n7\r?\n", tty)
+    assert.matches("interrupted", tty)
+    assert.matches("\nstill here\r?\n", tty)
     local hist = S.slurp(tmp .. "/.moonstep_history")
     assert.matches("abcd = 4\nabcd %* 2\n", hist)
   end)
