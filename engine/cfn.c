@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "base.h"
+#include "hash.h"
 #include "yaml.h"
 
 #define REGION "us-east-1"
@@ -395,29 +396,17 @@ static json_t *find_in_map(cx_t *c, json_t *arg, const char *where) {
 }
 
 static json_t *base64(cx_t *c, json_t *arg, const char *where) {
-  static const char al[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   json_t *v = resolve(c, arg, where);
   if (!v) return NULL;
   if (!json_is_string(v)) {
     json_decref(v);
     return fail(c, where, "Fn::Base64 takes a string");
   }
-  const unsigned char *s = (const unsigned char *)json_string_value(v);
-  size_t n = json_string_length(v);
-  buf_t b;
-  buf_init(&b);
-  for (size_t i = 0; i < n; i += 3) {
-    unsigned x = (unsigned)s[i] << 16 | (i + 1 < n ? s[i + 1] << 8 : 0) |
-                 (i + 2 < n ? s[i + 2] : 0);
-    buf_putc(&b, al[x >> 18 & 63]);
-    buf_putc(&b, al[x >> 12 & 63]);
-    buf_putc(&b, i + 1 < n ? al[x >> 6 & 63] : '=');
-    buf_putc(&b, i + 2 < n ? al[x & 63] : '=');
-  }
+  char *text = hash_base64_encode(json_string_value(v),
+                                  json_string_length(v));
   json_decref(v);
-  json_t *r = json_string(b.data ? b.data : "");
-  buf_free(&b);
+  json_t *r = json_string(text);
+  free(text);
   return r;
 }
 

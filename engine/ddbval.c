@@ -19,6 +19,7 @@
  * best guesses.
  */
 #include "ddbval.h"
+#include "hash.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -282,36 +283,14 @@ int ddbnum_cmp(const char *a, const char *b) {
 
 /* ---- base64 (B values) ------------------------------------------------ */
 
-static int b64val(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-/* Decode standard base64 (padding required when the length asks for it)
- * into out. -1 when s is not base64. */
+/* Decode standard base64 into out (hash.c's decoder; DynamoDB also wants
+ * the '=' padding). -1 when s is not base64. */
 static int b64_decode(const char *s, size_t len, buf_t *out) {
-  if (len % 4) return MS_ERR;
-  for (size_t i = 0; i < len; i += 4) {
-    int v[4], pad = 0;
-    for (int k = 0; k < 4; k++) {
-      unsigned char c = (unsigned char)s[i + k];
-      if (c == '=' && i + 4 == len && k >= 2) {
-        v[k] = 0, pad++;
-      } else {
-        if (pad) return MS_ERR;
-        v[k] = b64val(c);
-        if (v[k] < 0) return MS_ERR;
-      }
-    }
-    char bytes[3] = {(char)(v[0] << 2 | v[1] >> 4),
-                     (char)((v[1] & 15) << 4 | v[2] >> 2),
-                     (char)((v[2] & 3) << 6 | v[3])};
-    buf_append(out, bytes, (size_t)(3 - pad));
-  }
+  size_t n;
+  char *bytes = len % 4 ? NULL : hash_base64_decode(s, len, &n);
+  if (!bytes) return MS_ERR;
+  buf_append(out, bytes, n);
+  free(bytes);
   if (!out->data) buf_append(out, "", 0);
   return MS_OK;
 }
