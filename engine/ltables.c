@@ -12,6 +12,7 @@
  *   core.default_path()          -> the database used when none is named
  */
 #include <lauxlib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,15 +187,19 @@ static int number_text(lua_State *L, int idx, buf_t *out, char **err) {
     if (v < 0) *--p = '-';
     return buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
   }
-  json_t *r = json_real(lua_tonumber(L, idx));
-  if (!r) {
+  lua_Number d = lua_tonumber(L, idx);
+  if (!isfinite(d)) {
     *err = ms_strdup("NaN and infinity are not numbers DynamoDB keeps");
     return -1;
   }
-  char *text = jsonx_dump(r, JSONX_COMPACT);
-  json_decref(r);
-  char *n = ddbnum_normalize(text, err);
-  free(text);
+  /* the shortest of 15 or 17 significant digits that reads back the same;
+   * plain decimal text ("1234.56", "100") is already DynamoDB's canonical
+   * form, so only exponents and -0 go through the normalizer */
+  char tmp[40];
+  snprintf(tmp, sizeof tmp, "%.15g", d);
+  if (strtod(tmp, NULL) != d) snprintf(tmp, sizeof tmp, "%.17g", d);
+  if (!strchr(tmp, 'e') && strcmp(tmp, "-0")) return buf_puts(out, tmp);
+  char *n = ddbnum_normalize(tmp, err);
   if (!n) return -1;
   buf_puts(out, n);
   free(n);
