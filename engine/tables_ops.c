@@ -508,20 +508,25 @@ json_t *tables_op_batch_get(tables_t *t, const json_t *req, int flags,
                  "to 1", name);
       rc = -1;
     }
-    size_t i, j;
+    size_t i;
     json_t *key;
+    json_t *seen = json_object();  /* keys so far, by their sorted text */
     json_array_foreach(keys, i, key) {
       if (rc < 0) break;
-      for (j = 0; j < i; j++)
-        if (json_equal(json_array_get(keys, j), key)) {
-          tables_err(f, VALIDATION, "Provided list of item keys contains "
-                     "duplicates");
-          rc = -1;
-        }
+      char *text = json_dumps(key, JSON_COMPACT | JSON_SORT_KEYS);
+      if (text && json_object_get(seen, text)) {
+        tables_err(f, VALIDATION, "Provided list of item keys contains "
+                   "duplicates");
+        rc = -1;
+      } else if (text) {
+        json_object_set_new(seen, text, json_true());
+      }
+      free(text);
       json_t *item = NULL;
       if (rc == 0 && get_one(t, td, key, proj, &item, f) < 0) rc = -1;
       if (item) json_array_append_new(items, item);
     }
+    json_decref(seen);
     ddbexpr_free(proj);
     xctx_free(&x);
     if (rc < 0) {

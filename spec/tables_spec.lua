@@ -489,6 +489,14 @@ describe("moonstep.tables", function()
       assert.are.same({{id = "b", v = 2}, {id = "d"}}, got)
       assert.are.same({{v = 2}}, t:batch_get({{id = "b"}},
                                              {projection = "v"}))
+      -- the same key twice is refused, wherever the second one is
+      local keys = {}
+      for i = 1, 300 do keys[i] = {id = "k" .. i} end
+      keys[301] = {id = "k7"}
+      local e = fails(t.batch_get, t, keys)
+      assert.are.equal("ValidationException", e.code)
+      assert.are.equal("Provided list of item keys contains duplicates",
+                       e.message)
       local x = db.indexed
       x:batch_write{{id = "1", g = "a"}, {id = "2"}, {id = "3", g = "a"}}
       assert.are.equal(2, #x:query{index = "by_g", where = "g = :g",
