@@ -240,36 +240,65 @@ static int table_kind(lua_State *L, int idx) {
 }
 
 /* The members of the map at idx as {"k":AV,...}. */
+/* A map's attribute names, sorted so that an item is stored (and printed
+ * back) the same way whatever order Lua's hash table holds them in. The
+ * names stay alive in the table while we use them. */
+typedef struct mkey {
+  const char *s;
+  size_t n;
+} mkey_t;
+
+static int mkey_cmp(const void *a, const void *b) {
+  const mkey_t *x = a, *y = b;
+  int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+  return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
 static int ser_map(ser_t *s, int idx, int depth) {
   lua_State *L = s->L;
-  buf_putc(s->b, '{');
-  bool first = true;
+  mkey_t small[16], *keys = small;
+  size_t nk = 0, cap = sizeof small / sizeof *small;
+  int rc = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
-    size_t kn;
     if (lua_type(L, -2) != LUA_TSTRING) {
       s->err = ms_strdup("an item's attribute names must be strings");
       lua_pop(L, 2);
-      return -1;
+      rc = -1;
+      break;
     }
-    const char *k = lua_tolstring(L, -2, &kn);
-    if (!first) buf_putc(s->b, ',');
-    first = false;
-    if (!put_string(s->b, k, kn)) {
-      s->err = ms_strdup("an attribute name is not valid UTF-8");
-      lua_pop(L, 2);
-      return -1;
+    if (nk == cap) {
+      cap *= 2;
+      mkey_t *k2 = ms_malloc(cap * sizeof *k2);
+      memcpy(k2, keys, nk * sizeof *k2);
+      if (keys != small) free(keys);
+      keys = k2;
     }
-    buf_putc(s->b, ':');
-    s->size += kn + (depth ? 1 : 0);
-    if (ser_value(s, lua_gettop(L), depth + 1) < 0) {
-      lua_pop(L, 2);
-      return -1;
-    }
+    keys[nk].s = lua_tolstring(L, -2, &keys[nk].n);
+    nk++;
     lua_pop(L, 1);
   }
-  buf_putc(s->b, '}');
-  return 0;
+  if (rc == 0) {
+    qsort(keys, nk, sizeof *keys, mkey_cmp);
+    buf_putc(s->b, '{');
+    for (size_t i = 0; i < nk && rc == 0; i++) {
+      if (i) buf_putc(s->b, ',');
+      if (!put_string(s->b, keys[i].s, keys[i].n)) {
+        s->err = ms_strdup("an attribute name is not valid UTF-8");
+        rc = -1;
+        break;
+      }
+      buf_putc(s->b, ':');
+      s->size += keys[i].n + (depth ? 1 : 0);
+      lua_pushlstring(L, keys[i].s, keys[i].n);
+      lua_rawget(L, idx);
+      rc = ser_value(s, lua_gettop(L), depth + 1);
+      lua_pop(L, 1);
+    }
+    if (rc == 0) buf_putc(s->b, '}');
+  }
+  if (keys != small) free(keys);
+  return rc;
 }
 
 static int ser_value(ser_t *s, int idx, int depth) {

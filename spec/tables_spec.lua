@@ -489,6 +489,18 @@ describe("moonstep.tables", function()
       assert.are.same({{id = "b", v = 2}, {id = "d"}}, got)
       assert.are.same({{v = 2}}, t:batch_get({{id = "b"}},
                                              {projection = "v"}))
+      -- an item written from Lua is stored with its names in byte order,
+      -- so it prints back the same whatever order Lua hashed them in
+      t:batch_write{{id = "z", zeta = 1, alpha = {m = 1, b = 2},
+                     mid = "x"}}
+      local bin = require("support").BIN
+      local pipe = assert(io.popen(bin .. " table get items"
+                                   .. " --key '{\"id\": \"z\"}' --db "
+                                   .. path))
+      local text = pipe:read("a")
+      pipe:close()
+      assert.are.equal('{"alpha":{"b":2,"m":1},"id":"z","mid":"x",'
+                       .. '"zeta":1}\n', text)
       -- the same key twice is refused, wherever the second one is
       local keys = {}
       for i = 1, 300 do keys[i] = {id = "k" .. i} end
