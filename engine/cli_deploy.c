@@ -1,6 +1,6 @@
 /* cli_deploy.c - `moonstep deploy TEMPLATE`: stand up a CloudFormation or
  * SAM template locally. Its DynamoDB tables are created in the table
- * store, its Lambda functions are mapped to tasks/<Name>.lua, its state
+ * store, its buckets as local bucket folders, its Lambda functions are mapped to tasks/<Name>.lua, its state
  * machines are validated and registered (so `moonstep run NAME` runs
  * them), and its bucket triggers are recorded for `moonstep watch`. What
  * cannot be emulated is listed once. --dry-run prints the resolved stack
@@ -15,6 +15,7 @@
 #include "cfn.h"
 #include "cli.h"
 #include "registry.h"
+#include "s3.h"
 #include "tables.h"
 
 typedef struct opts {
@@ -237,6 +238,23 @@ int cli_deploy(int argc, char **argv) {
       json_array_foreach(s.tables, i, req)
         if (create_table(t, req)) rc = MS_EXIT_FAILED;
       tables_close(t);
+    }
+    size_t i;
+    json_t *b;
+    json_array_foreach(s.buckets, i, b) {
+      if (rc) break;
+      const char *name = json_string_value(json_object_get(b,
+                                                           "BucketName"));
+      bool had = s3_bucket_exists(name);
+      s3_error_t e;
+      if (!had && s3_create_bucket(name, &e)) {
+        fprintf(stderr, "%s: deploy: bucket %s: %s: %s\n", cli_progname,
+                name, e.code, e.message);
+        rc = MS_EXIT_FAILED;
+      } else {
+        printf("  bucket    %-28s %s (s3://%s, in %s)\n", name,
+               had ? "exists" : "created", name, s3_root());
+      }
     }
     if (!rc && registry_put_stack(db, &s, o.file, o.tasks, &err)) {
       fprintf(stderr, "%s: deploy: %s\n", cli_progname, err);

@@ -127,6 +127,7 @@ describe("moonstep deploy #binary", function()
   end)
   it("creates tables, registers machines and runs them by name", function()
     local db = tmp .. "/d.db"
+    local env = "MOONSTEP_BUCKETS=" .. S.shquote(tmp .. "/buckets") .. " "
     os.execute("mkdir -p " .. S.shquote(tmp .. "/tasks"))
     S.spit(tmp .. "/tasks/Echo.lua",
            "return {handler = function(e) return {echo = e} end}\n")
@@ -148,15 +149,18 @@ describe("moonstep deploy #binary", function()
     assert.matches("stateMachine:echo%-machine", out)
 
     out, err, code = S.run(tmp, {"deploy", FIX .. "sam.yaml", "--db", db,
-                                 "--stack", "shop"})
+                                 "--stack", "shop"}, env)
     assert.are.equal(0, code, err)
     assert.matches("table     orders%-dev +created %(key pk%)", out)
+    assert.matches("bucket    shop%-uploads%-dev +created", out)
+    assert.matches("shop%-uploads%-dev", (S.run(tmp, {"s3", "ls"}, env)))
     assert.matches("Loader.lua %(missing: write it before running%)", out)
     -- deploying again keeps the tables
     out, err, code = S.run(tmp, {"deploy", FIX .. "sam.yaml", "--db", db,
-                                 "--stack", "shop"})
+                                 "--stack", "shop"}, env)
     assert.are.equal(0, code, err)
     assert.matches("table     orders%-dev +exists %(key pk%)", out)
+    assert.matches("bucket    shop%-uploads%-dev +exists", out)
     out = S.run(tmp, {"table", "list", "--db", db})
     assert.matches("orders%-dev", out)
     assert.matches("Sessions", out)
@@ -165,7 +169,8 @@ describe("moonstep deploy #binary", function()
            .. "    Type: AWS::Serverless::SimpleTable\n"
            .. "    Properties:\n      TableName: Sessions\n"
            .. "      PrimaryKey: {Name: sid, Type: Number}\n")
-    _, err, code = S.run(tmp, {"deploy", tmp .. "/other.yaml", "--db", db})
+    _, err, code = S.run(tmp, {"deploy", tmp .. "/other.yaml", "--db", db},
+                         env)
     assert.are.equal(1, code)
     assert.matches("table Sessions exists with another key schema", err)
     -- an unknown name is still a missing file, and nothing is created
