@@ -390,7 +390,7 @@ void jnum_fmt(double d, char *buf) {
     if (*q >= '0' && *q <= '9') digits[nd++] = *q;
   while (nd > 1 && digits[nd - 1] == '0') nd--;
   digits[nd] = 0;
-  int e = atoi(q + 1);
+  int e = (int)strtol(q + 1, NULL, 10);
   int n = e + 1;
   char *o = buf;
   if (neg) *o++ = '-';
@@ -417,7 +417,7 @@ void jnum_fmt(double d, char *buf) {
       memcpy(o, digits + 1, nd - 1);
       o += nd - 1;
     }
-    o += sprintf(o, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+    o += snprintf(o, 8, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
   }
   *o = 0;
 }
@@ -665,7 +665,7 @@ static char *quote(const char *s) {
     unsigned char ch = (unsigned char)*s;
     if (ch == '"' || ch == '\\') { *o++ = '\\'; *o++ = (char)ch; }
     else if (ch == '\n') { *o++ = '\\'; *o++ = 'n'; }
-    else if (ch < 0x20) o += sprintf(o, "\\u%04x", ch);
+    else if (ch < 0x20) o += snprintf(o, 7, "\\u%04x", ch);
     else *o++ = (char)ch;
   }
   *o++ = '"';
@@ -821,29 +821,33 @@ jsig *jsig_parse(jarena *a, const char *text, int pos, int *errpos,
       NEXT();
       break;
     case 'a':
-      strcpy(cur.regex, "[asnblfom]");
+      snprintf(cur.regex, sizeof cur.regex, "[asnblfom]");
       cur.type = 'a';
       NEXT();
       break;
     case 'f':
-      strcpy(cur.regex, "f");
+      snprintf(cur.regex, sizeof cur.regex, "f");
       cur.type = 'f';
       NEXT();
       break;
     case 'j':
-      strcpy(cur.regex, "[asnblom]");
+      snprintf(cur.regex, sizeof cur.regex, "[asnblom]");
       cur.type = 'j';
       NEXT();
       break;
     case 'x':
-      strcpy(cur.regex, "[asnblfom]");
+      snprintf(cur.regex, sizeof cur.regex, "[asnblfom]");
       cur.type = 'x';
       NEXT();
       break;
     case '-':
       prev->context = true;
       snprintf(prev->ctxre, sizeof prev->ctxre, "%s", prev->regex);
-      strcat(prev->regex, "?");
+      size_t rl = strlen(prev->regex);
+      if (rl + 1 < sizeof prev->regex) {
+        prev->regex[rl] = '?';
+        prev->regex[rl + 1] = 0;
+      }
       break;
     case '?': case '+': {
       size_t l = strlen(prev->regex);
@@ -860,7 +864,7 @@ jsig *jsig_parse(jarena *a, const char *text, int pos, int *errpos,
       }
       if (memchr(text + i + 1, '<', end - i - 1)) {
         *errpos = i;
-        strcpy(code, "S0402");
+        memcpy(code, "S0402", 6);
         return NULL;
       }
       snprintf(cur.regex, sizeof cur.regex, "[%.*sm]", end - i - 1,
@@ -883,7 +887,7 @@ jsig *jsig_parse(jarena *a, const char *text, int pos, int *errpos,
         i = end;
       } else {
         *errpos = i;
-        strcpy(code, "S0401");
+        memcpy(code, "S0401", 6);
         return NULL;
       }
       break;
@@ -897,17 +901,14 @@ jsig *jsig_parse(jarena *a, const char *text, int pos, int *errpos,
   size_t rl = 3;
   for (int i = 0; i < n; i++) rl += strlen(ps[i].regex) + 2;
   char *re = ja_alloc(a, rl);
-  strcpy(re, "^");
-  for (int i = 0; i < n; i++) {
-    strcat(re, "(");
-    strcat(re, ps[i].regex);
-    strcat(re, ")");
-  }
-  strcat(re, "$");
+  size_t at = (size_t)snprintf(re, rl, "^");
+  for (int i = 0; i < n; i++)
+    at += (size_t)snprintf(re + at, rl - at, "(%s)", ps[i].regex);
+  snprintf(re + at, rl - at, "$");
   sg->re = rx(a, re);
   if (!sg->re) {     /* e.g. a modifier with nothing to modify: "<+>" */
     *errpos = 1;
-    strcpy(code, "S0401");
+    memcpy(code, "S0401", 6);
     return NULL;
   }
   sg->ctx = ja_alloc(a, (n + 1) * sizeof *sg->ctx);
@@ -964,10 +965,10 @@ jv **jsig_validate(jctx *c, jsig *s, jv **args, int n, jv *context,
     size_t pl = 2;
     for (int i = 0; i < s->n; i++) pl += strlen(s->p[i].regex);
     char *part = ja_alloc(&c->a, pl + 1);
-    strcpy(part, "^");
+    size_t at = (size_t)snprintf(part, pl + 1, "^");
     int good = 0;
     for (int i = 0; i < s->n; i++) {
-      strcat(part, s->p[i].regex);
+      at += (size_t)snprintf(part + at, pl + 1 - at, "%s", s->p[i].regex);
       int ec;
       PCRE2_SIZE eo;
       pcre2_code *pre = pcre2_compile((PCRE2_SPTR)part, PCRE2_ZERO_TERMINATED,

@@ -40,7 +40,7 @@ static void uuid(char out[37]) {
   char *o = out;
   for (int i = 0; i < 16; i++) {
     if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
-    sprintf(o, "%02x", b[i]);
+    snprintf(o, 3, "%02x", b[i]);
     o += 2;
   }
   *o = 0;

@@ -148,7 +148,7 @@ static void md5_etag(md5_t *m, char out[40]) {
   *o++ = '"';
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 4; j++) {
-      sprintf(o, "%02x", (unsigned)(m->h[i] >> 8 * j) & 0xff);
+      snprintf(o, 3, "%02x", (unsigned)(m->h[i] >> 8 * j) & 0xff);
       o += 2;
     }
   *o++ = '"';
