@@ -174,6 +174,21 @@ static void report_failure(const char *status, const char *state,
   json_decref(lambda);
 }
 
+int cli_report(const json_t *d, bool describe, const char *failed_state) {
+  const char *st = json_string_value(json_object_get(d, "status"));
+  bool ok = st && !strcmp(st, "SUCCEEDED");
+  if (describe) {
+    cli_print_json(d);
+  } else if (ok) {
+    cli_print_json(json_object_get(d, "output"));
+  } else {
+    report_failure(st, failed_state,
+                   json_string_value(json_object_get(d, "error")),
+                   json_string_value(json_object_get(d, "cause")));
+  }
+  return ok ? MS_EXIT_OK : MS_EXIT_FAILED;
+}
+
 static int cmd_run(int argc, char **argv) {
   const char *file = NULL, *input_arg = NULL, *tasks = "tasks";
   const char *mock_config = NULL, *test_case = NULL, *machines = NULL;
@@ -296,17 +311,7 @@ static int cmd_run(int argc, char **argv) {
     json_decref(input);
     return MS_EXIT_USAGE;
   }
-  const char *st = json_string_value(json_object_get(d, "status"));
-  bool ok = st && !strcmp(st, "SUCCEEDED");
-  if (describe) {
-    cli_print_json(d);
-  } else if (ok) {
-    cli_print_json(json_object_get(d, "output"));
-  } else {
-    const char *error = json_string_value(json_object_get(d, "error"));
-    const char *cause = json_string_value(json_object_get(d, "cause"));
-    report_failure(st, failed_state, error, cause);
-  }
+  int rc = cli_report(d, describe, failed_state);
   free(failed_state);
   json_decref(d);
   ms_engine_free(e);
@@ -315,7 +320,7 @@ static int cmd_run(int argc, char **argv) {
   json_decref(reg);
   ms_machine_free(m);
   json_decref(input);
-  return ok ? MS_EXIT_OK : MS_EXIT_FAILED;
+  return rc;
 }
 
 static int cmd_validate(int argc, char **argv) {

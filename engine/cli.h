@@ -26,6 +26,12 @@ json_t *cli_json_arg(const char *flag, const char *arg);
 /* Print a value on stdout: indented in a terminal, else one line. */
 void cli_print_json(const json_t *v);
 
+/* The end of a run (run, resume, redrive, rerun): d is its DescribeExecution
+ * object; prints it (describe), else the output, else the status, the
+ * state it failed in (may be NULL), the error and a handler's message and
+ * traceback on stderr. Returns the exit status. */
+int cli_report(const json_t *d, bool describe, const char *failed_state);
+
 /* cli_executions.c: the durable-execution commands and run's options
  * for them. cli_durable_opt reads one of run's --resume ID, --log,
  * --max-events N, --commit-each at argv[*i] (advancing *i past a value):

@@ -59,25 +59,6 @@ int cli_durable_opt(int argc, char **argv, int *i, ms_run_options_t *ro,
   return 1;
 }
 
-/* The end of a run or resume: the output, or why it did not succeed. */
-static int report(json_t *d, bool describe) {
-  const char *st = json_string_value(json_object_get(d, "status"));
-  bool ok = st && !strcmp(st, "SUCCEEDED");
-  if (describe) {
-    cli_print_json(d);
-  } else if (ok) {
-    cli_print_json(json_object_get(d, "output"));
-  } else {
-    const char *error = json_string_value(json_object_get(d, "error"));
-    const char *cause = json_string_value(json_object_get(d, "cause"));
-    fprintf(stderr, "%s: execution %s", cli_progname, st ? st : "?");
-    if (error && *error) fprintf(stderr, ": %s", error);
-    if (cause) fprintf(stderr, ": %s", cause);
-    fputc('\n', stderr);
-  }
-  return ok ? MS_EXIT_OK : MS_EXIT_FAILED;
-}
-
 static ms_engine_t *engine(const char *db, const char *tasks,
                            bool virtual_clock, const char *machines) {
   char *err = NULL;
@@ -99,6 +80,8 @@ static int take(const char *cmd, takeover_t what, int argc, char **argv) {
   const char *resume = NULL, *from = NULL, *input_arg = NULL;
   bool virtual_clock = false, describe = false;
   ms_run_options_t ro = {0};
+  char *failed_state = NULL;
+  ro.failed_state = &failed_state;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool more = i + 1 < argc;
@@ -152,8 +135,9 @@ static int take(const char *cmd, takeover_t what, int argc, char **argv) {
     fprintf(stderr, "%s: %s: %s\n", cli_progname, cmd, ms_engine_error(e));
     rc = MS_EXIT_USAGE;
   } else {
-    rc = report(d, describe);
+    rc = cli_report(d, describe, failed_state);
   }
+  free(failed_state);
   json_decref(d);
   json_decref(input);
   ms_engine_free(e);

@@ -93,19 +93,6 @@ static const char *check_definition(lua_State *L, int idx, size_t *len,
   return lua_tolstring(L, idx, len);
 }
 
-/* opts[field] as a string (left on the stack) or NULL when absent. */
-static const char *opt_string(lua_State *L, int opts, const char *field) {
-  if (opts == 0) return NULL;
-  int t = lua_getfield(L, opts, field);
-  if (t == LUA_TNIL) {
-    lua_pop(L, 1);
-    return NULL;
-  }
-  if (t != LUA_TSTRING)
-    luaL_error(L, "option '%s' must be a string (got %s)", field,
-               luaL_typename(L, -1));
-  return lua_tostring(L, -1);
-}
 
 static bool opt_bool(lua_State *L, int opts, const char *field) {
   if (opts == 0) return false;
@@ -227,11 +214,11 @@ static void push_json_lib(lua_State *L) {
  * options table at opts (0: defaults). Raises on failure (the userdata is
  * collected). */
 static engine_box_t *push_engine(lua_State *L, int opts, const char *who) {
-  const char *tasks_dir = opt_string(L, opts, "tasks_dir");
+  const char *tasks_dir = luabridge_opt_string(L, opts, "tasks_dir");
   bool vclock = opt_bool(L, opts, "virtual_clock");
   bool no_limits = opt_bool(L, opts, "no_aws_limits");
-  const char *machines_dir = opt_string(L, opts, "machines_dir");
-  const char *buckets_dir = opt_string(L, opts, "buckets_dir");
+  const char *machines_dir = luabridge_opt_string(L, opts, "machines_dir");
+  const char *buckets_dir = luabridge_opt_string(L, opts, "buckets_dir");
   engine_box_t *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->e = NULL;
   luaL_setmetatable(L, ENGINE_MT);
@@ -461,9 +448,9 @@ static int run_in(lua_State *L, ms_engine_t *e, int def, int in, int opts,
   plain_opts(L, opts);
   const char *text = check_definition(L, def, &len, who);
   ms_run_options_t ro = {
-    .name = opt_string(L, opts, "name"),
+    .name = luabridge_opt_string(L, opts, "name"),
     .express = opt_bool(L, opts, "express"),
-    .machine_name = opt_string(L, opts, "machine_name"),
+    .machine_name = luabridge_opt_string(L, opts, "machine_name"),
   };
   json_t *input;
   if (opt_bool(L, opts, "input_text")) {
@@ -633,7 +620,7 @@ static int l_eval(lua_State *L) {
     if (lua_getfield(L, opts, "context") != LUA_TNIL) idx[1] = 4;
     if (lua_getfield(L, opts, "vars") != LUA_TNIL) idx[2] = 5;
   }
-  const char *field = opt_string(L, opts, "field");
+  const char *field = luabridge_opt_string(L, opts, "field");
   json_t *v[3];
   check_jsons(L, idx, v, 3, 0, "moonstep.eval");
   fault_t f = FAULT_INIT;
@@ -747,9 +734,9 @@ static int l_send_task(lua_State *L) {
   int opts = opt_table(L, op == MS_TOKEN_SUCCESS ? 3 : 2);
   if (op == MS_TOKEN_SUCCESS) luaL_checkany(L, 2);
   /* every option is read before anything is allocated (they may raise) */
-  const char *db = opt_string(L, opts, "db");
-  const char *error = opt_string(L, opts, "error");
-  const char *cause = opt_string(L, opts, "cause");
+  const char *db = luabridge_opt_string(L, opts, "db");
+  const char *error = luabridge_opt_string(L, opts, "error");
+  const char *cause = luabridge_opt_string(L, opts, "cause");
   if (!db) db = getenv("MOONSTEP_DB");
   if (!db || !*db) db = MS_DB_DEFAULT;
   char *err = NULL;

@@ -23,20 +23,6 @@
 
 int lteststate_call(lua_State *L);
 
-/* opts[field] as a string (left on the stack) or NULL; raises. */
-static const char *opt_string(lua_State *L, int opts, const char *field) {
-  if (opts == 0) return NULL;
-  int t = lua_getfield(L, opts, field);
-  if (t == LUA_TNIL) {
-    lua_pop(L, 1);
-    return NULL;
-  }
-  if (t != LUA_TSTRING)
-    luaL_error(L, "option '%s' must be a string (got %s)", field,
-               luaL_typename(L, -1));
-  return lua_tostring(L, -1);
-}
-
 /* opts[field] (or opts[alt]) as JSON into *out (NULL when absent); false
  * with *err (malloc'd) when it does not convert. Never raises. */
 static bool opt_json(lua_State *L, int opts, const char *field,
@@ -82,8 +68,8 @@ int lteststate_call(lua_State *L) {
     luaL_checktype(L, 4, LUA_TTABLE);
     opts = 4;
   }
-  const char *level = opt_string(L, opts, "inspection_level");
-  const char *tasks = opt_string(L, opts, "tasks_dir");
+  const char *level = luabridge_opt_string(L, opts, "inspection_level");
+  const char *tasks = luabridge_opt_string(L, opts, "tasks_dir");
   bool wire = false;
   if (opts) {
     lua_getfield(L, opts, "wire");

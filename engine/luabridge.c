@@ -382,3 +382,16 @@ json_t *luabridge_to_json(lua_State *L, int idx, char **err) {
   }
   return r;
 }
+
+const char *luabridge_opt_string(lua_State *L, int opts, const char *field) {
+  if (opts == 0) return NULL;
+  int t = lua_getfield(L, opts, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (t != LUA_TSTRING)
+    luaL_error(L, "option '%s' must be a string (got %s)", field,
+               luaL_typename(L, -1));
+  return lua_tostring(L, -1);
+}

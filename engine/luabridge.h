@@ -31,4 +31,9 @@ void luabridge_push(lua_State *L, const json_t *v);
  * MS_JSON_DEPTH. nil converts to JSON null. */
 json_t *luabridge_to_json(lua_State *L, int idx, char **err);
 
+/* An options table's string field: opts[field] (left on the stack; opts an
+ * absolute index, 0 for none) or NULL when absent; raises a Lua error
+ * naming the option when it is not a string. */
+const char *luabridge_opt_string(lua_State *L, int opts, const char *field);
+
 #endif

@@ -60,23 +60,9 @@ local function parse_args(argv)
   return o
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function shquote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+-- files and shell quoting as the specs do them (spec/support.lua)
+local S = require("support")
+local read_file, write_file, shquote = S.read, S.spit, S.shquote
 
 -- Numbers equal within the last bits of a double (the reference prints
 -- doubles as JavaScript does; both sides are IEEE arithmetic).
