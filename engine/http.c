@@ -97,12 +97,7 @@ static char *trimmed(const char *s, size_t n) {
   return ms_strndup(s, n);
 }
 
-/* One header line; a status line starts a new response (redirects,
- * 100 Continue), so only the last response's headers are kept. */
-static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-  http_xfer_t *x = ud;
-  size_t len = size * n;
-  http_resp_t *r = &x->resp;
+void http_resp_header_line(http_resp_t *r, const char *p, size_t len) {
   if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
     for (size_t i = 0; i < r->nheaders; i++) {
       free(r->headers[i].name);
@@ -119,16 +114,21 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
       if (sp2) reason = sp2 + 1;
     }
     r->reason = trimmed(reason, (size_t)(end - reason));
-    return len;
+    return;
   }
   const char *colon = memchr(p, ':', len);
-  if (!colon) return len;  /* the blank line ending the block */
+  if (!colon) return;  /* the blank line ending the block */
   r->headers = ms_realloc(r->headers, (r->nheaders + 1) * sizeof *r->headers);
   r->headers[r->nheaders].name = trimmed(p, (size_t)(colon - p));
   r->headers[r->nheaders].value =
       trimmed(colon + 1, (size_t)(p + len - colon - 1));
   r->nheaders++;
-  return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  http_xfer_t *x = ud;
+  http_resp_header_line(&x->resp, p, size * n);
+  return size * n;
 }
 
 /* ---- set-up and outcome ------------------------------------------------- */

@@ -57,6 +57,12 @@ typedef struct http_resp {
 } http_resp_t;
 
 void http_resp_free(http_resp_t *r);
+/* Add one received header line (CRLF included or not) to r, as libcurl
+ * hands them over: a status line ("HTTP/1.1 200 OK") starts a new
+ * response (redirects, 100 Continue) so only the last one's headers are
+ * kept and its reason phrase is set; "Name: value" adds a header; other
+ * lines (the blank one ending the block) are ignored. */
+void http_resp_header_line(http_resp_t *r, const char *line, size_t len);
 
 /* The first header named name (case-insensitive), or NULL. */
 const char *http_resp_header(const http_resp_t *r, const char *name);

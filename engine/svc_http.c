@@ -604,24 +604,39 @@ static bool is_json_type(const char *ct) {
   return n > 5 && !strncasecmp(ct + n - 5, "+json", 5);
 }
 
-json_t *svc_http_finish(svc_http_call_t *c, http_err_t e, http_resp_t *resp,
-                        const char *msg, fault_t *f) {
-  if (e != HTTP_OK) {
-    if (e == HTTP_ETIMEOUT && c->timeout > 0 && c->timeout < CALL_TIMEOUT_S)
-      fault_set(f, "States.Timeout", NULL);  /* the state's own limit */
-    else
-      fault_set(f, "States.Http.Socket", "%s", msg ? msg : http_err_name(e));
-    http_resp_free(resp);
-    return NULL;
+/* Header text as JSON: UTF-8 as it is; anything else read as ISO-8859-1,
+ * the charset HTTP's header fields historically carry (RFC 9110 5.5), so
+ * no byte is dropped. */
+static json_t *header_text(const char *s) {
+  json_t *v = json_string(s);
+  if (v) return v;
+  buf_t b;
+  buf_init(&b);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p < 0x80) {
+      buf_putc(&b, (char)*p);
+    } else {
+      buf_putc(&b, (char)(0xC0 | (*p >> 6)));
+      buf_putc(&b, (char)(0x80 | (*p & 0x3F)));
+    }
   }
+  v = json_stringn(b.data ? b.data : "", b.len);
+  buf_free(&b);
+  return v;
+}
+
+json_t *svc_http_response(http_resp_t *resp, fault_t *f) {
   json_t *headers = json_object();
   for (size_t i = 0; i < resp->nheaders; i++) {
-    json_t *list = json_object_get(headers, resp->headers[i].name);
+    json_t *name = header_text(resp->headers[i].name);
+    const char *key = json_string_value(name);
+    json_t *list = json_object_get(headers, key);
     if (!list) {
       list = json_array();
-      json_object_set_new(headers, resp->headers[i].name, list);
+      json_object_set_new(headers, key, list);
     }
-    json_array_append_new(list, json_string(resp->headers[i].value));
+    json_array_append_new(list, header_text(resp->headers[i].value));
+    json_decref(name);
   }
   const char *text = resp->body.data ? resp->body.data : "";
   json_t *body = NULL;
@@ -633,8 +648,8 @@ json_t *svc_http_finish(svc_http_call_t *c, http_err_t e, http_resp_t *resp,
   json_object_set_new(r, "Headers", headers);
   json_object_set_new(r, "ResponseBody", body);
   json_object_set_new(r, "StatusCode", json_integer(resp->status));
-  json_object_set_new(r, "StatusText", json_string(resp->reason ? resp->reason
-                                                                : ""));
+  json_object_set_new(r, "StatusText",
+                      header_text(resp->reason ? resp->reason : ""));
   long status = resp->status;
   http_resp_free(resp);
   if (status >= 200 && status < 300) return r;
@@ -644,6 +659,17 @@ json_t *svc_http_finish(svc_http_call_t *c, http_err_t e, http_resp_t *resp,
   fault_set(f, err, "%s", cause);
   free(cause);
   json_decref(r);
+  return NULL;
+}
+
+json_t *svc_http_finish(svc_http_call_t *c, http_err_t e, http_resp_t *resp,
+                        const char *msg, fault_t *f) {
+  if (e == HTTP_OK) return svc_http_response(resp, f);
+  if (e == HTTP_ETIMEOUT && c->timeout > 0 && c->timeout < CALL_TIMEOUT_S)
+    fault_set(f, "States.Timeout", NULL);  /* the state's own limit */
+  else
+    fault_set(f, "States.Http.Socket", "%s", msg ? msg : http_err_name(e));
+  http_resp_free(resp);
   return NULL;
 }
 

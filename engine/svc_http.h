@@ -34,6 +34,10 @@ const http_req_t *svc_http_request(const svc_http_call_t *c);
  * (States.Http.StatusCode.NNN, States.Http.Socket, States.Timeout). */
 json_t *svc_http_finish(svc_http_call_t *c, http_err_t e, http_resp_t *resp,
                         const char *msg, fault_t *f);
+/* The result of a response (consumed) alone: what svc_http_finish gives
+ * when there was one. Header text that is not UTF-8 is read as
+ * ISO-8859-1. */
+json_t *svc_http_response(http_resp_t *resp, fault_t *f);
 void svc_http_free(svc_http_call_t *c);
 
 /* Prepare, perform (blocking) and finish in one. */

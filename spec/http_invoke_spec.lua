@@ -107,6 +107,14 @@ describe("http:invoke", function()
       assert.are.same({"a=1", "b=2"}, o.Headers["Set-Cookie"])
     end)
 
+    it("reads header text that is not UTF-8 as ISO-8859-1", function()
+      local r = run(machine({ApiEndpoint = base .. "/latin1",
+                             Method = "GET"}))
+      assert.are.equal("SUCCEEDED", r.status, r.cause)
+      assert.are.same({"cr\u{e8}me"}, r.output.Headers["X-Caf\u{e9}"])
+      assert.are.same({"caf\u{e9}"}, r.output.Headers["X-Ok"])
+    end)
+
     it("keeps a non-JSON body as a string", function()
       local r = run(machine({ApiEndpoint = base .. "/text", Method = "GET"}))
       assert.are.equal("hello", r.output.ResponseBody)

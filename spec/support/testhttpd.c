@@ -13,6 +13,8 @@
  *   /big?bytes=N      N bytes of "x", text/plain
  *   /text             "hello", text/plain
  *   /headers          200 with X-Custom: yes and two Set-Cookie lines
+ *   /latin1           200 with an ISO-8859-1 header name and value
+ *                     (X-Caf\xe9: cr\xe8me) and a UTF-8 one
  *   /flaky?key=K&fail=N  503 for the first N requests with key K, then
  *                     200 JSON {"calls": count}
  *   /token            POST with a client_credentials form and Basic
@@ -240,6 +242,9 @@ static void handle(conn_t *c, size_t head_len, size_t body_len) {
     respond(c, 200, "OK", "application/json",
             "X-Custom: yes\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n",
             "{}", 2);
+  } else if (strcmp(path, "/latin1") == 0) {
+    respond(c, 200, "OK", "application/json",
+            "X-Caf\xe9: cr\xe8me\r\nX-Ok: caf\xc3\xa9\r\n", "{}", 2);
   } else if (strcmp(path, "/flaky") == 0) {
     char *key = param(query, "key"), *fail = param(query, "fail");
     int i;
