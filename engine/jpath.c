@@ -817,10 +817,48 @@ static void put_root(buf_t *b, const jpath_t *p) {
   }
 }
 
+/* Whether name reads back whole between quotes q (read_quoted_raw's
+ * rule: a backslash keeps the next character, both stay in the name). */
+static bool quotable(const char *name, char q) {
+  for (const char *c = name; *c; c++) {
+    if (*c == '\\') {
+      if (!c[1]) return false;  /* it would keep the closing quote */
+      c++;
+    } else if (*c == q) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Whether name reads back whole as a dot name. */
+static bool dottable(const char *name) {
+  if (!*name || *name == '*') return false;
+  for (const char *c = name; *c; c++)
+    if (name_stop((unsigned char)*c, false)) return false;
+  return true;
+}
+
+/* A name as it reads back: ['name'] or ["name"] (bare in a union), or,
+ * for a dot name holding both quotes (only dot notation makes one), as a
+ * dot name after dot (NULL in a union: no form reads back there). */
+static void put_name(buf_t *b, const char *name, bool bracketed,
+                     const char *dot) {
+  const char *open = bracketed ? "[" : "", *close = bracketed ? "]" : "";
+  if (quotable(name, '\''))
+    buf_printf(b, "%s'%s'%s", open, name, close);
+  else if (quotable(name, '"'))
+    buf_printf(b, "%s\"%s\"%s", open, name, close);
+  else if (dot && dottable(name))
+    buf_printf(b, "%s%s", dot, name);
+  else
+    buf_printf(b, "%s'%s'%s", open, name, close);  /* nothing reads back */
+}
+
 static void put_seg(buf_t *b, const seg_t *s) {
   if (s->descend) buf_puts(b, "..");
   switch (s->kind) {
-  case S_NAME: buf_printf(b, "['%s']", s->name); break;
+  case S_NAME: put_name(b, s->name, true, s->descend ? "" : "."); break;
   case S_INDEX: buf_printf(b, "[%lld]", s->index); break;
   case S_WILD: buf_puts(b, "[*]"); break;
   case S_SLICE:
@@ -835,7 +873,7 @@ static void put_seg(buf_t *b, const seg_t *s) {
     buf_putc(b, '[');
     for (size_t i = 0; i < s->nitems; i++) {
       if (i) buf_putc(b, ',');
-      if (s->items[i].name) buf_printf(b, "'%s'", s->items[i].name);
+      if (s->items[i].name) put_name(b, s->items[i].name, false, NULL);
       else buf_printf(b, "%lld", s->items[i].index);
     }
     buf_putc(b, ']');
