@@ -61,6 +61,9 @@ void ddbexpr_update_targets(const ddbexpr_t *e, json_t *names);
 
 /* The projection of item: only the named paths (new reference). */
 json_t *ddbexpr_project(const ddbexpr_t *e, const json_t *item);
+/* When every path of projection e is one top-level name: how many (at
+ * most max), names[] set to them in order (borrowed from e); else 0. */
+int ddbexpr_top_names(const ddbexpr_t *e, const char **names, int max);
 
 /* A KeyConditionExpression, checked against the key schema (pk_name and
  * sk_name, sk_name NULL when the table or index has no sort key). */

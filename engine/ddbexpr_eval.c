@@ -572,6 +572,15 @@ json_t *ddbexpr_project(const ddbexpr_t *e, const json_t *item) {
   return out;
 }
 
+int ddbexpr_top_names(const ddbexpr_t *e, const char **names, int max) {
+  if (e->nproj > max) return 0;
+  for (int i = 0; i < e->nproj; i++) {
+    if (e->proj[i]->n != 1 || !e->proj[i]->v[0].name) return 0;
+    names[i] = e->proj[i]->v[0].name;
+  }
+  return e->nproj;
+}
+
 /* ---- key conditions --------------------------------------------------- */
 
 int ddbexpr_keycond(const ddbexpr_t *e, const char *pk_name,

@@ -8,6 +8,7 @@
  *   parser:count(s|nil) -> number of records, no tables built (nil: end)
  *   parser:records(src) -> iterator, parser; src a string or a function
  *                          returning chunks, then nil; yields rec, line
+ *                          (o.reuse: the same table every time, refilled)
  *   core.encoder(o)     -> encoder; encoder:row(r), encoder:rows(rs)
  *
  * Bad records: strict raises the error table, else o.on_error(err) is
@@ -31,7 +32,8 @@
 #define ERROR_MT "moonstep.csv.error"
 
 /* Uservalue slots of a parser. */
-enum { UV_NAMES = 1, UV_ONERROR, UV_CHUNK, UV_SOURCE, UV_N = UV_SOURCE };
+enum { UV_NAMES = 1, UV_ONERROR, UV_CHUNK, UV_SOURCE, UV_REUSE,
+       UV_N = UV_REUSE };
 
 enum { H_NONE, H_FIRST, H_NAMES };
 
@@ -41,6 +43,8 @@ typedef struct lparser {
   bool convert;       /* numbers, booleans, "" -> nil (null in arrays) */
   bool strict;        /* raise on a bad record */
   bool eof;           /* the source has no more chunks */
+  bool reuse;         /* the iterator fills one table for every record */
+  bool iter;          /* the record being pushed is for the iterator */
   size_t off;         /* bytes of the held chunk already parsed */
 } lparser_t;
 
@@ -140,10 +144,56 @@ static bool push_value(lua_State *L, const csv_field_t *f, bool convert,
   return true;
 }
 
+/* Push the iterator's reused record table, refilled with r (every field
+ * set, the ones r lacks to nil). */
+static void push_reused(lua_State *L, lparser_t *lp, int ud,
+                        const csv_record_t *r) {
+  bool keyed = lp->header == H_NAMES;
+  if (lua_getiuservalue(L, ud, UV_REUSE) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, keyed ? 0 : (int)(r->n < 64 ? r->n : 64),
+                    keyed ? (int)(r->n < 64 ? r->n : 64) : 0);
+    if (!keyed) {
+      lua_pushvalue(L, lua_upvalueindex(1));
+      lua_setmetatable(L, -2);
+    }
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, ud, UV_REUSE);
+  }
+  int t = lua_gettop(L);
+  if (keyed) {
+    lua_getiuservalue(L, ud, UV_NAMES);
+    int names = lua_gettop(L);
+    lua_Integer nn = (lua_Integer)lua_rawlen(L, names);
+    for (lua_Integer i = 0; i < nn; i++) {
+      lua_rawgeti(L, names, i + 1);
+      if ((size_t)i >= r->n ||
+          !push_value(L, &r->f[i], lp->convert, true))
+        lua_pushnil(L);
+      lua_rawset(L, t);
+    }
+    lua_pop(L, 1);
+    return;
+  }
+  lua_Integer old = (lua_Integer)lua_rawlen(L, t);
+  for (size_t i = 0; i < r->n; i++) {
+    push_value(L, &r->f[i], lp->convert, false);
+    lua_rawseti(L, t, (lua_Integer)i + 1);
+  }
+  for (lua_Integer i = old; i > (lua_Integer)r->n; i--) {
+    lua_pushnil(L);
+    lua_rawseti(L, t, i);
+  }
+}
+
 /* Push the record; lp's uservalues must be reachable at index ud. */
 static void push_record(lua_State *L, lparser_t *lp, int ud,
                         const csv_record_t *r) {
   luaL_checkstack(L, 4, "csv record");
+  if (lp->reuse && lp->iter) {
+    push_reused(L, lp, ud, r);
+    return;
+  }
   if (lp->header == H_NAMES) {
     lua_getiuservalue(L, ud, UV_NAMES);
     int names = lua_gettop(L);
@@ -244,6 +294,7 @@ static int l_parser(lua_State *L) {
   int ud = lua_gettop(L);
   lp->convert = opt_bool(L, 1, "convert", false);
   lp->strict = opt_bool(L, 1, "strict", true);
+  lp->reuse = opt_bool(L, 1, "reuse", false);
   lua_getfield(L, 1, "on_error");
   lua_setiuservalue(L, ud, UV_ONERROR);
   lua_getfield(L, 1, "header");
@@ -270,6 +321,7 @@ static int l_gc(lua_State *L) {
  * on top (build) or count the records. Returns the count. */
 static lua_Integer run(lua_State *L, lparser_t *lp, int idx, bool build) {
   lua_Integer n = 0;
+  lp->iter = false;  /* arrays of records never share a table */
   int t = lua_gettop(L);
   if (lua_isnil(L, idx)) {
     int r;
@@ -335,7 +387,10 @@ static int l_next(lua_State *L) {
         int r = csv_parse(lp->p, s + lp->off, len - lp->off, &used);
         lp->off += used;
         if (r == CSV_MORE) break;
-        if (produce(L, lp, 1, r, true)) {
+        lp->iter = true;
+        bool got = produce(L, lp, 1, r, true);
+        lp->iter = false;
+        if (got) {
           lua_pushinteger(L, csv_record(lp->p)->line);
           return 2;
         }
@@ -365,7 +420,10 @@ static int l_next(lua_State *L) {
     }
     int r = csv_finish(lp->p);
     if (r == CSV_END) return 0;
-    if (produce(L, lp, 1, r, true)) {
+    lp->iter = true;
+    bool got = produce(L, lp, 1, r, true);
+    lp->iter = false;
+    if (got) {
       lua_pushinteger(L, csv_record(lp->p)->line);
       return 2;
     }

@@ -13,6 +13,7 @@ const lmodule_t lmodules[] = {
   {"moonstep.core.ddbexpr", luaopen_moonstep_core_ddbexpr},
   {"moonstep.core.s3", luaopen_moonstep_core_s3},
   {"moonstep.core.debug", luaopen_moonstep_core_debug},
+  {"moonstep.keyset", luaopen_moonstep_keyset},
   /* one line per core: {"moonstep.core.NAME", luaopen_moonstep_core_NAME} */
   {NULL, NULL},
 };

@@ -34,5 +34,6 @@ int luaopen_moonstep_core_http(lua_State *L);
 int luaopen_moonstep_yaml(lua_State *L);
 int luaopen_moonstep_lineedit(lua_State *L);
 int luaopen_moonstep_core_debug(lua_State *L);
+int luaopen_moonstep_keyset(lua_State *L);
 
 #endif

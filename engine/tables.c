@@ -631,6 +631,100 @@ int tables_load(tables_t *t, tdef_t *td, const kb_t *k, json_t **item,
   return 0;
 }
 
+/* The stored text of an item is compact JSON, {"name":AV,...}. skip_value
+ * returns the end of the JSON value at p (strings, objects and arrays
+ * skipped by their brackets and quotes), or NULL when the text ends
+ * first. */
+static const char *skip_value(const char *p, const char *end) {
+  int depth = 0;
+  while (p < end) {
+    char c = *p++;
+    if (c == '"') {
+      for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q) return NULL;
+        const char *b = q;  /* an even run of backslashes: the end */
+        while (b > p && b[-1] == '\\') b--;
+        p = q + 1;
+        if ((q - b) % 2 == 0) break;
+      }
+      if (depth == 0) return p;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) return p - 1;  /* after a scalar: its end */
+      if (--depth == 0) return p;
+    } else if (depth == 0 && (c == ',' || c == ' ')) {
+      return p - 1;  /* the end of a scalar */
+    }
+  }
+  return depth == 0 ? p : NULL;
+}
+
+/* Scan text for the top-level names; 1 when it is not the compact form
+ * expected (a key with an escape, whitespace): the caller parses it all. */
+static int scan_attrs(const char *p, size_t len, const char *const *names,
+                      const size_t *nlen, int n, json_t *item) {
+  const char *end = p + len;
+  if (p == end || *p++ != '{') return 1;
+  if (p < end && *p == '}') return 0;
+  while (p < end) {
+    if (*p++ != '"') return 1;
+    const char *key = p, *q = memchr(p, '"', (size_t)(end - p));
+    if (!q || memchr(key, '\\', (size_t)(q - key))) return 1;
+    size_t klen = (size_t)(q - key);
+    p = q + 1;
+    if (p >= end || *p++ != ':') return 1;
+    const char *v = p;
+    if (!(p = skip_value(p, end))) return 1;
+    for (int i = 0; i < n; i++) {
+      if (nlen[i] != klen || memcmp(names[i], key, klen)) continue;
+      json_t *x = json_loadb(v, (size_t)(p - v), 0, NULL);
+      if (!x) return 1;
+      json_object_set_new(item, names[i], x);
+      break;
+    }
+    if (p >= end) return 1;
+    if (*p == '}') return 0;
+    if (*p++ != ',') return 1;
+  }
+  return 1;
+}
+
+int tables_load_attrs(tables_t *t, tdef_t *td, const kb_t *k,
+                      const char *const *names, int n, json_t **item,
+                      fault_t *f) {
+  *item = NULL;
+  if (n < 1 || n > TABLES_ATTRS_MAX) return 1;
+  size_t nlen[TABLES_ATTRS_MAX];
+  for (int i = 0; i < n; i++) nlen[i] = strlen(names[i]);
+  char sql[96];
+  snprintf(sql, sizeof sql, "SELECT item FROM ddb_t%lld WHERE pk = ?1 AND "
+           "sk = ?2", (long long)td->id);
+  sqlite3_stmt *st = tables_stmt(t, sql, f);
+  if (!st) return -1;
+  bind_blob(st, 1, &k->pk);
+  bind_blob(st, 2, &k->sk);
+  int rc = sqlite3_step(st), out = 0;
+  if (rc == SQLITE_ROW) {
+    const char *text = (const char *)sqlite3_column_text(st, 0);
+    *item = json_object();
+    if (text && scan_attrs(text, (size_t)sqlite3_column_bytes(st, 0), names,
+                           nlen, n, *item) != 0) {
+      json_decref(*item);  /* not the compact form: parse it all */
+      *item = NULL;
+      out = 1;
+    }
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    json_decref(*item);
+    *item = NULL;
+    return tables_fail_db(t, f, "reading an item");
+  }
+  return out;
+}
+
 static int step_done(tables_t *t, sqlite3_stmt *st, fault_t *f) {
   int rc = sqlite3_step(st);
   sqlite3_reset(st);

@@ -76,6 +76,15 @@ bool tables_raw_prefix(char type);
  * (NULL: delete) at k, keeping the indexes right given the old item. */
 int tables_load(tables_t *t, tdef_t *td, const kb_t *k, json_t **item,
                 fault_t *f);
+/* load, only the top-level attributes names[0..n-1] (n <= 8; missing ones
+ * left out): the stored text is scanned for them and only their values
+ * parsed, the same object as ddbexpr_project over the whole item. 1
+ * when the text is not in the store's compact form (the caller loads
+ * it all). */
+#define TABLES_ATTRS_MAX 8
+int tables_load_attrs(tables_t *t, tdef_t *td, const kb_t *k,
+                      const char *const *names, int n, json_t **item,
+                      fault_t *f);
 int tables_store(tables_t *t, tdef_t *td, const kb_t *k, const json_t *old,
                  const json_t *item, fault_t *f);
 /* item with its numbers in DynamoDB's canonical form ("1.50" -> "1.5"),

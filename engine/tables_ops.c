@@ -423,17 +423,48 @@ json_t *tables_op_delete(tables_t *t, const json_t *req, json_t **detail,
 
 /* ---- GetItem, BatchGetItem --------------------------------------------- */
 
-/* Get the item at key of td, projected; *item NULL when there is none. */
+/* Whether key k is in seen (keys by their bytes: pk's length, pk, sk);
+ * adds it when not. */
+static bool seen_key(json_t *seen, const kb_t *k) {
+  buf_t b;
+  buf_init(&b);
+  uint32_t n = (uint32_t)k->pk.len;
+  buf_append(&b, (const char *)&n, sizeof n);
+  if (k->pk.len) buf_append(&b, k->pk.data, k->pk.len);
+  if (k->sk.len) buf_append(&b, k->sk.data, k->sk.len);
+  bool dup = json_object_getn(seen, b.data, b.len) != NULL;
+  if (!dup) json_object_setn_new_nocheck(seen, b.data, b.len, json_true());
+  buf_free(&b);
+  return dup;
+}
+
+/* Get the item at key of td, projected; *item NULL when there is none.
+ * seen (NULL: not checked): the keys so far; a duplicate is refused. */
 static int get_one(tables_t *t, tdef_t *td, const json_t *key,
-                   const ddbexpr_t *proj, json_t **item, fault_t *f) {
+                   const ddbexpr_t *proj, json_t *seen, json_t **item,
+                   fault_t *f) {
   kb_t k;
   kb_init(&k);
   *item = NULL;
   int rc = -1;
+  const char *names[TABLES_ATTRS_MAX];
+  int n = proj ? ddbexpr_top_names(proj, names, TABLES_ATTRS_MAX) : 0;
   if (item_check(key, "key", f) == 0 &&
-      tables_key_of(&td->ks, key, true, &k, f) == 0 &&
-      tables_load(t, td, &k, item, f) == 0) {
-    rc = 0;
+      tables_key_of(&td->ks, key, true, &k, f) == 0) {
+    if (seen && seen_key(seen, &k)) {
+      tables_err(f, VALIDATION, "Provided list of item keys contains "
+                 "duplicates");
+      kb_free(&k);
+      return -1;
+    }
+    /* a projection of a few top-level names: only those are read */
+    rc = n > 0 ? tables_load_attrs(t, td, &k, names, n, item, f) : 1;
+    if (rc == 1) {
+      rc = tables_load(t, td, &k, item, f);
+      n = 0;
+    }
+  }
+  if (rc == 0 && n == 0) {
     if (*item && proj) {
       json_t *p = ddbexpr_project(proj, *item);
       json_decref(*item);
@@ -460,7 +491,7 @@ json_t *tables_op_get(tables_t *t, const json_t *req, fault_t *f) {
   }
   proj = xparse(&x, DDBX_PROJECTION, req, "ProjectionExpression", f);
   if (fault_is_set(f) || xctx_check(&x, f) < 0) goto done;
-  if (get_one(t, td, key, proj, &item, f) < 0) goto done;
+  if (get_one(t, td, key, proj, NULL, &item, f) < 0) goto done;
   r = json_object();
   if (item) json_object_set_new(r, "Item", item);
 done:
@@ -510,9 +541,20 @@ json_t *tables_op_batch_get(tables_t *t, const json_t *req, int flags,
     }
     size_t i;
     json_t *key;
-    json_t *seen = json_object();  /* keys so far, by their sorted text */
+    /* the keys so far: by their bytes when no key attribute is a number
+     * (same string, same bytes), else by their sorted text as ever
+     * ("1" and "1.0" stay two keys: not checked against AWS) */
+    json_t *seen = json_object(), *seen_bytes = NULL;
+    if (td && td->ks.pkt != 'N' && !(td->ks.sk && td->ks.skt == 'N'))
+      seen_bytes = seen;
     json_array_foreach(keys, i, key) {
       if (rc < 0) break;
+      json_t *item = NULL;
+      if (seen_bytes) {
+        if (get_one(t, td, key, proj, seen_bytes, &item, f) < 0) rc = -1;
+        if (item) json_array_append_new(items, item);
+        continue;
+      }
       char *text = json_dumps(key, JSON_COMPACT | JSON_SORT_KEYS);
       if (text && json_object_get(seen, text)) {
         tables_err(f, VALIDATION, "Provided list of item keys contains "
@@ -522,8 +564,7 @@ json_t *tables_op_batch_get(tables_t *t, const json_t *req, int flags,
         json_object_set_new(seen, text, json_true());
       }
       free(text);
-      json_t *item = NULL;
-      if (rc == 0 && get_one(t, td, key, proj, &item, f) < 0) rc = -1;
+      if (rc == 0 && get_one(t, td, key, proj, NULL, &item, f) < 0) rc = -1;
       if (item) json_array_append_new(items, item);
     }
     json_decref(seen);

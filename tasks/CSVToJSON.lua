@@ -2,8 +2,8 @@
 -- "CSV to JSON" Lambda of examples/csv-ingest/template.yaml): reads the
 -- object an S3 event names, streamed, parses it with moonstep.csv, turns
 -- each good row into an item and writes the items to the table Customers
--- (TABLE_NAME in the environment overrides) with moonstep.tables, BATCH
--- rows per batch_write, each batch all or none.
+-- (TABLE_NAME in the environment overrides) with a moonstep.tables writer,
+-- flushed every BATCH rows, each batch all or none.
 --
 -- Returns {source, read, written, rejected, duplicates, bad_rows =
 -- {line, ...}, reasons = {{line =, reason =}, ...}} (lists capped at
@@ -19,6 +19,7 @@
 -- INGEST_PROGRESS=lines a plain line per batch (make demo sets it). The
 -- engine has no progress hook: these are the handler's own writes.
 local csv = require "moonstep.csv"
+local keyset = require "moonstep.keyset"
 local s3 = require "moonstep.s3"
 local rows = require "ingest_rows"
 
@@ -94,23 +95,30 @@ function M.handler(event, context)
       out.reasons[n + 1] = {line = line, reason = reason}
     end
   end
-  local p = csv.reader{header = true, on_error = function(err)
+  -- one record table for every row (reuse): each item is stored by
+  -- w:add before the next row is read
+  local p = csv.reader{header = true, reuse = true, on_error = function(err)
     out.read = out.read + 1
     reject(err.record_line or err.line, err.message)
   end}
   local t = rows.db():table(tname)
-  local seen, batch, nb = {}, {}, 0
+  -- the ids of this file so far, with their lines: outside the Lua heap
+  -- (a Lua table of a million ids is walked by every GC cycle)
+  local seen, nb = keyset.new(), 0
+  -- each item goes into its stored form as it is made (t:writer()), so
+  -- no batch of items lives on the Lua heap
+  local w = t:writer()
   local report = progress(obj.ContentLength or 0)
   local bytes, batches = 0, 0
   local function flush()
     if nb == 0 then return end
-    t:batch_write(batch)
+    w:flush()
     out.written = out.written + nb
     batches = batches + 1
     report(bytes, out.read, batches)
-    batch, nb = {}, 0
+    nb = 0
   end
-  local checked = false
+  local checked, in_place = false, false
   local function chunk()
     local c = obj:read(M.CHUNK)
     if c then bytes = bytes + #c end
@@ -119,20 +127,21 @@ function M.handler(event, context)
   for rec, line in p:records(chunk) do
     if not checked then
       M.check_header(p:header(), where)
+      in_place = rows.exact_header(p:header())
       checked = true
     end
     out.read = out.read + 1
-    local it, why = rows.item(rec)
+    local it, why = rows.item(rec, in_place)
+    local first = it and seen:add(it.id, line)
     if not it then
       reject(line, why)
-    elseif seen[it.id] then
+    elseif first then
       out.duplicates = out.duplicates + 1
       reject(line, "duplicate id " .. it.id .. " (first on line "
-                   .. seen[it.id] .. ")")
+                   .. first .. ")")
     else
-      seen[it.id] = line
       nb = nb + 1
-      batch[nb] = it
+      w:add(it)
       if nb >= M.BATCH then flush() end
     end
   end

@@ -50,7 +50,10 @@ function M.object_of(event)
 end
 
 -- The item of a good row (a table keyed by the header), or nil and why.
-function M.item(rec)
+-- With in_place, rec itself becomes the item (balance a number, an empty
+-- city or notes removed): for a caller whose header has no other fields
+-- than FIELDS, it saves a second table per row.
+function M.item(rec, in_place)
   local id = rec.id
   if id == nil or id == "" then return nil, "no id" end
   local email = rec.email
@@ -61,14 +64,34 @@ function M.item(rec)
   if joined == nil or not joined:match("^%d%d%d%d%-%d%d%-%d%d$") then
     return nil, "bad joined date"
   end
-  local balance = rec.balance and rec.balance:match("^%-?%d+%.?%d*$")
-    and tonumber(rec.balance)
+  local b = rec.balance
+  local balance = b and b:match("^%-?%d+%.?%d*$") and tonumber(b)
   if not balance then return nil, "bad balance" end
+  if in_place then
+    rec.balance = balance
+    if rec.name == nil then rec.name = "" end
+    if rec.city == "" then rec.city = nil end
+    if rec.notes == "" then rec.notes = nil end
+    return rec
+  end
   local it = {id = id, name = rec.name or "", email = email,
               joined = joined, balance = balance}
   if rec.city and rec.city ~= "" then it.city = rec.city end
   if rec.notes and rec.notes ~= "" then it.notes = rec.notes end
   return it
+end
+
+-- Whether a header (a list of names) has exactly the fields of FIELDS,
+-- each once: then item(rec, true) may be used on its records.
+function M.exact_header(names)
+  if type(names) ~= "table" or #names ~= #M.FIELDS then return false end
+  local want = {}
+  for _, f in ipairs(M.FIELDS) do want[f] = true end
+  for _, n in ipairs(names) do
+    if not want[n] then return false end
+    want[n] = nil
+  end
+  return next(want) == nil
 end
 
 -- t marked as a JSON array, so an empty list stays [] (moonstep.json in

@@ -27,6 +27,11 @@
 --   ragged      accept any number of fields per record       default false
 --   backslash   AWS ItemReader escapes (\\ \" \<delimiter>)  default false
 --   max_field, max_record   bytes; default 1 MiB and 8 MiB
+--   reuse       the iterators (csv.open, csv.records, r:records) yield
+--               one table for every record, refilled each time (every
+--               field set, missing ones to nil; keys the caller added
+--               stay): for a loop that does not keep the records; fewer
+--               tables to make and collect                default false
 -- Writing options: delimiter, quote, header (names, or true: the sorted
 -- keys of the first keyed row), eol (default "\n").
 local core = require "moonstep.core.csv"
@@ -42,7 +47,7 @@ local READ_OPTS = {
   delimiter = "string", quote = "string|boolean", header = "table|boolean",
   skip_empty = "boolean", convert = "boolean", strict = "boolean",
   on_error = "function", ragged = "boolean", backslash = "boolean",
-  max_field = "number", max_record = "number",
+  max_field = "number", max_record = "number", reuse = "boolean",
 }
 local WRITE_OPTS = {
   delimiter = "string", quote = "string|boolean", header = "table|boolean",

@@ -172,10 +172,49 @@ function Table:batch_write(items, deletes)
   return true
 end
 
+-- writer(): a batch writer for many items. w:add(item) turns the item
+-- into its stored form at once, so the Lua table can be dropped (or
+-- reused) right away: a long ingest keeps no items on the Lua heap;
+-- w:flush() writes every item added since the last flush in one
+-- transaction, as batch_write (all or none; they are forgotten either
+-- way); #w: the items waiting. add raises on an item that cannot be
+-- stored (a bad value), flush on a failed write (a missing key).
+local Writer = {}
+Writer.__index = Writer
+Writer.__len = function(w) return #w.w end
+
+function Writer:add(item)
+  local ok, name, message = self.w:add(item)
+  if not ok then raise(name, message, nil, 3) end
+end
+
+function Writer:flush()
+  local ok, name, message = self.w:flush()
+  if not ok then raise(name, message, nil, 3) end
+  return true
+end
+
+function Table:writer()
+  local w, name, message = self.h:writer(self.name)
+  if not w then raise(name, message, nil, 3) end
+  return setmetatable({w = w}, Writer)
+end
+
 -- batch_get(keys[, opts]): the items found (any order, missing ones left
 -- out); opts.projection / opts.names as for get.
 function Table:batch_get(keys, opts)
   if #keys == 0 then return {} end
+  -- keys of string attributes, no option but a projection: the core's
+  -- direct path (same request, same answer, no generic conversion)
+  local proj, fast = opts and opts.projection, true
+  for k in pairs(opts or {}) do
+    if k ~= "projection" then fast = false end
+  end
+  if fast and (proj == nil or type(proj) == "string") then
+    local r, name, message, detail = self.h:batch_get(self.name, keys, proj)
+    if r == nil then raise(name, message, detail, 3) end
+    if r then return r end
+  end
   local spec = {Keys = keys}
   for k, v in pairs(opts or {}) do spec[option_names[k] or k] = v end
   local r = run(self.h, "BatchGetItem", {RequestItems = {[self.name] = spec}})

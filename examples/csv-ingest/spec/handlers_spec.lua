@@ -92,6 +92,30 @@ describe("examples/csv-ingest handlers", function()
       assert.are.equal(291, count())
     end)
 
+    it("makes the same item in place as in a copy", function()
+      local rec = {id = "a1", name = "A", email = "a@x", city = "",
+                   joined = "2020-01-01", balance = "10.50", notes = "n"}
+      local copy = rows.item(rec)
+      local same = rows.item(rec, true)
+      assert.are.equal(rec, same)
+      assert.are.same(copy, same)
+      assert.is_nil(same.city)
+      assert.are.equal(10.5, same.balance)
+      assert.is_true(rows.exact_header{"notes", "id", "name", "email",
+                                       "city", "joined", "balance"})
+      assert.is_false(rows.exact_header{"id", "name", "email", "city",
+                                        "joined", "balance", "notes", "x"})
+      assert.is_false(rows.exact_header{"id", "name", "email", "city",
+                                        "joined", "balance", "id"})
+    end)
+
+    it("keeps a header's extra fields out of the items", function()
+      local out = CSVToJSON.handler(put("x.csv", "extra," .. HEADER
+        .. "e,a1,A,a@x,,2020-01-01,1,\n"))
+      assert.are.equal(1, out.written)
+      assert.is_nil(db.Customers:get{id = "a1"}.extra)
+    end)
+
     it("rejects a row with a wrong number of fields, with its line", function()
       local out = CSVToJSON.handler(put("k.csv", HEADER
         .. "a1,A,a@x,,2020-01-01,1,\n\"a\nb\",B,b@x,,2020-01-01,1,\n"
