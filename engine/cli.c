@@ -779,8 +779,9 @@ static const struct command {
    "eval EXPR [--input JSON|@FILE] [--context JSON|@FILE] [--vars JSON|@FILE]\n"
    "      evaluate a JSONPath or intrinsic function as a \".$\" field does\n"
    "  moonstep eval --jsonata EXPR [--input JSON|@FILE] [--bindings JSON|@FILE]\n"
-   "      [--describe] [--timeout MS] [--max-depth N]\n"
-   "      evaluate a JSONata expression (--describe: {\"result\": ...},\n"
+   "      [--describe] [--timeout MS] [--max-depth N] [--reference]\n"
+   "      evaluate JSONata as Step Functions does (--reference: plain\n"
+   "      JSONata 2.x; --describe: {\"result\": ...},\n"
    "      {\"undefined\": true} or {\"error\": {code, message, position}})"},
   {"invoke", cmd_invoke,
    "invoke NAME [--event JSON|@FILE] [--tasks DIR]\n"

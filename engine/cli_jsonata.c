@@ -1,7 +1,9 @@
 /* cli_jsonata.c - `moonstep eval --jsonata EXPR [--input JSON|@FILE]
- * [--bindings JSON|@FILE] [--describe] [--timeout MS] [--max-depth N]`:
- * evaluate a JSONata expression
- * (jsonata.h) and print the result; with --describe print one object,
+ * [--bindings JSON|@FILE] [--describe] [--timeout MS] [--max-depth N]
+ * [--reference]`: evaluate a JSONata expression (jsonata.h) in Step
+ * Functions' dialect, as workflows do (--reference: plain JSONata 2.x,
+ * with $eval and without AWS's functions), and print the result; with
+ * --describe print one object,
  * {"result": ...}, {"undefined": true} or {"error": {"code", "message",
  * "position"}}, and exit 0 whatever the outcome. cli.c's eval routes here
  * when it sees --jsonata.
@@ -18,7 +20,7 @@ int cli_eval_jsonata(int argc, char **argv) {
   const char *expr = NULL;
   json_t *input = NULL, *bindings = NULL;
   bool describe = false;
-  jsonata_limits_t lim = {0, 0};
+  jsonata_limits_t lim = {0, 0, JSONATA_STEP_FUNCTIONS};
   int rc = MS_EXIT_OK;
   for (int i = 0; i < argc && rc == MS_EXIT_OK; i++) {
     const char *a = argv[i];
@@ -46,6 +48,8 @@ int cli_eval_jsonata(int argc, char **argv) {
       }
     } else if (!strcmp(a, "--describe")) {
       describe = true;
+    } else if (!strcmp(a, "--reference")) {
+      lim.flags &= ~JSONATA_STEP_FUNCTIONS;
     } else if (!strcmp(a, "--jsonata") && more && !expr) {
       expr = argv[++i];
     } else if (!strcmp(a, "--jsonata")) {

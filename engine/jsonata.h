@@ -4,7 +4,8 @@
  * The language follows the reference implementation (jsonata-js 2.x):
  * its sequence semantics, number formatting and error codes. The parser
  * lives in jsonata_parse.c, the evaluator in jsonata_eval.c, the function
- * library in jsonata_fn.c (picture-string formatting in jsonata_fmt.c).
+ * library in jsonata_fn.c (picture-string formatting in jsonata_fmt.c),
+ * Step Functions' added functions in jsonata_sfn.c.
  *
  * Ownership: json_t arguments are borrowed; *result is a new reference.
  * A compiled expression is immutable and may be evaluated concurrently.
@@ -34,7 +35,12 @@ typedef struct jsonata_err {
 typedef struct jsonata_limits {
   long timeout_ms;  /* wall-clock budget */
   int max_depth;    /* nesting of evaluation steps */
+  unsigned flags;   /* JSONATA_* dialect flags below; 0: plain 2.x */
 } jsonata_limits_t;
+
+/* Step Functions' dialect: binds $partition, $range, $hash, $random,
+ * $uuid and $parse (jsonata_sfn.c) and unbinds $eval, as AWS does. */
+#define JSONATA_STEP_FUNCTIONS 1u
 
 /* Defaults: deep enough for the reference's tests, small enough that the C
  * stack (8 MB on Linux, a few hundred bytes a level) never runs out. */

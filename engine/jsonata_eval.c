@@ -1004,6 +1004,7 @@ jv *jeval(jctx *c, jnode *e, jv *input, jframe *env) {
 
 static jarena static_arena;
 static jframe *static_frame;
+static jframe *sfn_frame;          /* JSONATA_STEP_FUNCTIONS */
 static atomic_int static_state;   /* 0 none, 1 running, 2 done */
 
 static void static_init(void) {
@@ -1030,6 +1031,8 @@ static void static_init(void) {
       f->vals[k - 1] = tv;
     }
   f->sorted = true;
+  sfn_frame = jframe_new(&c, static_frame);
+  jsfn_bind_all(&c, sfn_frame);
   static_arena = c.a;
 }
 
@@ -1125,7 +1128,8 @@ int jsonata_eval(const jsonata_t *j, const json_t *input,
   c->now_ms = (double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000000);
   int rc;
   if (setjmp(jb) == 0) {
-    jframe *env = jframe_new(c, static_frame);
+    bool sfn = limits && (limits->flags & JSONATA_STEP_FUNCTIONS);
+    jframe *env = jframe_new(c, sfn ? sfn_frame : static_frame);
     if (bindings && json_is_object(bindings)) {
       const char *k;
       json_t *v;

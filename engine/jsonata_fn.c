@@ -250,17 +250,25 @@ FN(f_pad) {
   /* padding: repeat pc, cut to np code points */
   char *pad = ja_alloc(&c->a, np * pl + 1);
   size_t o = 0;
-  for (size_t i = 0; i < np; i++) { memcpy(pad + o, pc, pl); o += pl; }
-  jv *pj = str_take(c, pad, o);
-  pj = slice(c, pj, 0, (double)np, true);
-  size_t total = pj->u.s.len + s->u.s.len;
+  if (pl == 1) {
+    memset(pad, pc[0], np);
+    o = np;
+  } else {
+    for (size_t i = 0; i < np; i++) { memcpy(pad + o, pc, pl); o += pl; }
+  }
+  /* the cut, walked (found by the fuzzer: an offset table per code point
+   * cost 8 bytes a character) */
+  size_t cut = 0, k = 0;
+  for (; cut < o; cut++)
+    if (((unsigned char)pad[cut] & 0xC0) != 0x80 && k++ == np) break;
+  size_t total = cut + s->u.s.len;
   char *out = ja_alloc(&c->a, total + 1);
   if (width > 0) {
     memcpy(out, s->u.s.p, s->u.s.len);
-    memcpy(out + s->u.s.len, pj->u.s.p, pj->u.s.len);
+    memcpy(out + s->u.s.len, pad, cut);
   } else {
-    memcpy(out, pj->u.s.p, pj->u.s.len);
-    memcpy(out + pj->u.s.len, s->u.s.p, s->u.s.len);
+    memcpy(out, pad, cut);
+    memcpy(out + cut, s->u.s.p, s->u.s.len);
   }
   return str_take(c, out, total);
 }
@@ -616,7 +624,10 @@ FN(f_round) {
   UNUSED;
   if (!ARG(0)) return NULL;
   double v = ARG(0)->u.n;
-  int prec = ARG(1) ? (int)ARG(1)->u.n : 0;
+  /* past +-2000 every double over- or underflows: clamp before the cast
+   * (found by the fuzzer: 1e300 does not fit an int) */
+  double p = ARG(1) && !isnan(ARG(1)->u.n) ? ARG(1)->u.n : 0;
+  int prec = p > 2000 ? 2000 : p < -2000 ? -2000 : (int)p;
   if (prec) v = shift(v, prec);
   double r = floor(v + 0.5);
   double diff = r - v;
@@ -1198,9 +1209,9 @@ FN(f_format_base) {
   UNUSED;
   if (!ARG(0)) return NULL;
   jnfmt_err_t e = {{0}, NULL};
-  int radix = ARG(1) ? (int)to_int(ARG(1)->u.n) : 10;
   if (ARG(1) && (ARG(1)->u.n < 2 || ARG(1)->u.n > 36))
     jerr(c, "D3100", -1, "formatBase", ARG(1), NULL);
+  int radix = ARG(1) ? (int)to_int(ARG(1)->u.n) : 10;  /* checked first */
   char *s = jnfmt_format_base(ARG(0)->u.n, radix, &e);
   return fmt_result(c, s, &e, "formatBase");
 }

@@ -213,6 +213,9 @@ jnode *jparse(jarena *a, const char *text, jsonata_err_t *err);
 /* function library */
 const jbuiltin *jfn_lookup(const char *name);
 void jfn_bind_all(jctx *c, jframe *f);
+/* Step Functions' additions, a sorted frame over the built-ins' one
+ * (jsonata_sfn.c) */
+void jsfn_bind_all(jctx *c, jframe *f);
 jv *jfn_string(jctx *c, jv *v, bool pretty);
 bool jfn_boolean(jctx *c, jv *v);
 jv *jfn_eval_text(jctx *c, const char *text, jv *input, jframe *env);

@@ -102,6 +102,10 @@ jv *jv_seq(jctx *c) {
 
 void jv_push(jctx *c, jv *arr, jv *v) {
   if (arr->u.a.n == arr->u.a.cap) {
+    /* a big array growing makes the next jeval_tick check the limits:
+     * the loops that fill arrays do not tick, and an array that doubles
+     * at every step would outgrow memory between two checks */
+    if (arr->u.a.cap >= 4096) c->ticks |= 1023;
     size_t cap = arr->u.a.cap ? arr->u.a.cap * 2 : 4;
     jv **nv = ja_alloc(&c->a, cap * sizeof *nv);
     if (arr->u.a.n) memcpy(nv, arr->u.a.v, arr->u.a.n * sizeof *nv);
@@ -851,8 +855,10 @@ jsig *jsig_parse(jarena *a, const char *text, int pos, int *errpos,
       break;
     case '?': case '+': {
       size_t l = strlen(prev->regex);
-      prev->regex[l] = s;
-      prev->regex[l + 1] = 0;
+      if (l + 1 < sizeof prev->regex) {   /* the fuzzer's "<n++++...>" */
+        prev->regex[l] = s;
+        prev->regex[l + 1] = 0;
+      }
       break;
     }
     case '(': {

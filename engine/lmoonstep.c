@@ -773,16 +773,18 @@ static int l_send_task(lua_State *L) {
   return 3;
 }
 
-/* moonstep.jsonata(expr, input [, bindings [, {text=, timeout=, depth=}]])
- * -> value | nil (undefined) | nil, code, message, position. text: input
- * and bindings are JSON text and the value comes back as compact JSON
- * text. A nil input is undefined. */
+/* moonstep.jsonata(expr, input [, bindings [, {text=, timeout=, depth=,
+ * reference=}]]) -> value | nil (undefined) | nil, code, message,
+ * position. text: input and bindings are JSON text and the value comes
+ * back as compact JSON text. A nil input is undefined. Step Functions'
+ * dialect ($partition, $hash, ..., no $eval) unless reference is true. */
 static int l_jsonata(lua_State *L) {
   const char *expr = luaL_checkstring(L, 1);
   int opts = opt_table(L, 4);
   lua_settop(L, 4);
   bool text = opt_bool(L, opts, "text");
-  jsonata_limits_t lim = {0, 0};
+  jsonata_limits_t lim = {0, 0, JSONATA_STEP_FUNCTIONS};
+  if (opt_bool(L, opts, "reference")) lim.flags = 0;
   if (opts) {
     lua_getfield(L, opts, "timeout");
     lim.timeout_ms = (long)luaL_optinteger(L, -1, 0);

@@ -13,7 +13,8 @@
 -- cases.jsonl, and skipped (counted apart) when that is missing. Default
 -- mode calls moonstep.jsonata in process (moonstep.so from MOONSTEP_BUILD,
 -- else build/); --binary runs `moonstep eval --jsonata ... --describe`
--- once per case.
+-- once per case. Both evaluate plain JSONata 2.x (reference = true,
+-- --reference), not Step Functions' dialect.
 
 local function script_dir()
   local src = debug.getinfo(1, "S").source
@@ -97,7 +98,8 @@ end
 -- message.
 local function run_inprocess(ms, case, input, bindings)
   local r, code, msg = ms.jsonata(case.expr, input, bindings,
-    { text = true, timeout = case.timelimit, depth = case.depth })
+    { text = true, timeout = case.timelimit, depth = case.depth,
+      reference = true })
   if r ~= nil then return "ok", r end
   if code then return "error", code, msg end
   return "undefined"
@@ -105,7 +107,7 @@ end
 
 local function run_binary(bin, case, input, bindings, tmp)
   local cmd = { shquote(bin), "eval", "--jsonata", shquote(case.expr),
-                "--describe" }
+                "--describe", "--reference" }
   if case.timelimit then
     cmd[#cmd + 1] = "--timeout " .. math.tointeger(case.timelimit)
   end
