@@ -19,6 +19,7 @@
 --                         history stays under AWS's 25,000 events)
 --   BENCH_CSV=1000000     rows of the csv-ingest and tables workloads
 --   BENCH_CSV_RUNS=1      pairs of those (each is many seconds)
+--   BENCH_EXPR=100000     evaluations of the jsonata-expr workload
 --   BENCH_ONLY=loop,map   run only these workloads (names in the table)
 --   MOONSTEP_BUILD=build  where moonstep.so, moonstep and bench/ are
 --   NODE=node             the Node.js binary for the peer
@@ -27,6 +28,15 @@
 -- "durable" has no peer: it is the loop as a STANDARD execution recorded in
 -- a SQLite file against the same loop EXPRESS, both whole moonstep
 -- processes; its ratio is the share of EXPRESS speed kept (target 0.2).
+--
+-- "loop-jsonata" (issue 9) is the loop written in QueryLanguage JSONata
+-- (bench/workloads/loop-jsonata.asl.json: Pass + Choice over variables
+-- with Assign and {% %}), skipped with a line saying why when `moonstep
+-- validate` rejects it. Its peer is the peer's run of the same definition
+-- when the installed aws-local-stepfunctions knows QueryLanguage (3.0.0
+-- does not: "n/a"). "jsonata-expr" has no peer: a typical Output
+-- expression evaluated BENCH_EXPR times through moonstep.jsonata
+-- (bench/workloads/jsonata-expr.lua), in microseconds per evaluation.
 --
 -- "csv-map", "csv-1fn" and "tables" (issues 7 and 8, workloads 6 and 7)
 -- have the sqlite3 shell as their baseline: .import of the same generated
@@ -45,7 +55,8 @@ local NODE = os.getenv("NODE") or "node"
 local LUA = os.getenv("LUA") or "lua5.4"
 
 local DEFAULTS = { runs = 5, loop = 50000, tasks = 10000, map = 10000,
-                   durable = 5000, csv = 1000000, csv_runs = 1 }
+                   durable = 5000, csv = 1000000, csv_runs = 1,
+                   expr = 100000 }
 
 local function env_int(name, default)
   local v = os.getenv(name)
@@ -63,6 +74,7 @@ local cfg = {
   durable = env_int("BENCH_DURABLE", DEFAULTS.durable),
   csv = env_int("BENCH_CSV", DEFAULTS.csv),
   csv_runs = env_int("BENCH_CSV_RUNS", DEFAULTS.csv_runs),
+  expr = env_int("BENCH_EXPR", DEFAULTS.expr),
 }
 
 local only
@@ -74,6 +86,7 @@ local quick = only ~= nil or cfg.runs ~= DEFAULTS.runs
   or cfg.loop ~= DEFAULTS.loop or cfg.tasks ~= DEFAULTS.tasks
   or cfg.map ~= DEFAULTS.map or cfg.durable ~= DEFAULTS.durable
   or cfg.csv ~= DEFAULTS.csv or cfg.csv_runs ~= DEFAULTS.csv_runs
+  or cfg.expr ~= DEFAULTS.expr
 
 -- ---- processes ---------------------------------------------------------
 
@@ -203,6 +216,29 @@ local WORKLOADS = {
              "--express" },
     target = 0.2 },
 }
+
+-- Issue 9: the loop in JSONata, and one Output expression. The peer runs
+-- the JSONata loop only if its build knows QueryLanguage.
+local PEER_BUILD =
+  "bench/.peer/node_modules/aws-local-stepfunctions/build/main.node.esm.js"
+local function peer_has_jsonata()
+  local f = io.open(PEER_BUILD, "rb")
+  if not f then return false end
+  local js = f:read("a")
+  f:close()
+  return js:find("QueryLanguage", 1, true) ~= nil
+end
+local LOOP_JSONATA = "bench/workloads/loop-jsonata.asl.json"
+WORKLOADS[#WORKLOADS + 1] = {
+  name = "loop-jsonata", units = 2 * cfg.loop + 3, unit = "transitions",
+  validate = LOOP_JSONATA,
+  ours = ours_inproc("loop-jsonata", cfg.loop),
+  peer = peer_has_jsonata() and peer("loop-jsonata", cfg.loop) or nil,
+  peer_na = "n/a (no JSONata in the peer)" }
+WORKLOADS[#WORKLOADS + 1] = {
+  name = "jsonata-expr", units = cfg.expr, unit = "evaluations",
+  per_unit = true, peer_na = "n/a",
+  ours = { LUA, "bench/workloads/jsonata-expr.lua", tostring(cfg.expr) } }
 
 -- Workloads 6 and 7: a scratch folder with the generated CSV in a bucket,
 -- the baseline's script, a database per run (reset before each run).
@@ -366,6 +402,16 @@ local function run_workload(w)
     if w.prep_peer then w.prep_peer() end
     return measure(w.peer)
   end
+  if not w.peer then
+    for r = 1, runs do
+      o[r] = ours()
+      io.stderr:write(string.format("  %-8s run %d/%d  moonstep %s\n",
+        w.name, r, runs, ms(w.whole and o[r].wall or o[r].inproc)))
+    end
+    local key, xs, rss = w.whole and "wall" or "inproc", {}, {}
+    for i, x in ipairs(o) do xs[i], rss[i] = x[key], x.rss_kb end
+    return { ours_t = median(xs), ours_rss = median(rss) }
+  end
   for r = 1, runs do
     local a, b
     if r % 2 == 1 then
@@ -406,6 +452,8 @@ local function run_workload(w)
 end
 
 local function verdict(w, f)
+  if not w.target then return "" end
+  if not f.ratio then return ">=" .. w.target .. "x (no peer)" end
   local ok = f.ratio >= w.target
   local s = ">=" .. w.target .. "x"
   if w.rss_target_mb then
@@ -423,22 +471,50 @@ local function main()
   local header = { "workload", "work", "moonstep", "peer", "ratio",
                    "whole-process", "peak MB ours/peer", "target" }
   local rows = {}
+  local skipped = {}
   for _, w in ipairs(WORKLOADS) do
-    if not only or only[w.name] then
+    local why
+    if (not only or only[w.name]) and w.validate then
+      local out, ok = shell(quote(BUILD .. "/moonstep") .. " validate "
+                            .. quote(w.validate) .. " 2>&1")
+      if not ok then
+        why = "moonstep validate rejects " .. w.validate .. " ("
+              .. (out:match("error: ([^\n]*)") or out:match("[^\n]*"))
+              .. ")"
+      end
+    end
+    if why then
+      io.stderr:write("bench: ", w.name, ": skipped, ", why, "\n")
+      skipped[#skipped + 1] = { name = w.name, why = why }
+    elseif not only or only[w.name] then
       local f = run_workload(w)
       local ours, theirs
-      if w.whole then
-        ours, theirs = ms(f.ours_t), ms(f.peer_t)
-        if w.peer_label then theirs = w.peer_label .. " " .. theirs end
+      if not f.peer_t then
+        -- no peer: our figure alone
+        ours = w.per_unit
+          and string.format("%.2f us each", f.ours_t / w.units * 1e6)
+          or (w.whole and ms(f.ours_t) or rate(w.units, f.ours_t))
+        rows[#rows + 1] = {
+          w.name, thousands(w.units) .. " " .. w.unit, ours,
+          w.peer_na or "n/a", "", "", mb(f.ours_rss) .. " / -",
+          verdict(w, f) }
       else
-        ours, theirs = rate(w.units, f.ours_t), rate(w.units, f.peer_t)
+        if w.whole then
+          ours, theirs = ms(f.ours_t), ms(f.peer_t)
+          if w.peer_label then theirs = w.peer_label .. " " .. theirs end
+        else
+          ours, theirs = rate(w.units, f.ours_t), rate(w.units, f.peer_t)
+        end
+        rows[#rows + 1] = {
+          w.name, thousands(w.units) .. " " .. w.unit, ours, theirs,
+          times(f.ratio), times(f.wall_ratio),
+          mb(f.ours_rss) .. " / " .. mb(f.peer_rss), verdict(w, f),
+        }
       end
-      rows[#rows + 1] = {
-        w.name, thousands(w.units) .. " " .. w.unit, ours, theirs,
-        times(f.ratio), times(f.wall_ratio),
-        mb(f.ours_rss) .. " / " .. mb(f.peer_rss), verdict(w, f),
-      }
     end
+  end
+  for _, k in ipairs(skipped) do
+    rows[#rows + 1] = { k.name, "skipped", k.why, "", "", "", "", "" }
   end
   for _, n in ipairs(NOT_YET) do
     if not only or only[n.name] then
@@ -451,7 +527,7 @@ local function main()
   for i, h in ipairs(header) do width[i] = #h end
   for _, r in ipairs(rows) do
     width[1] = math.max(width[1], #r[1])
-    if r[2] ~= "not yet" then
+    if r[2] ~= "not yet" and r[2] ~= "skipped" then
       for i, c in ipairs(r) do width[i] = math.max(width[i], #c) end
     end
   end
@@ -471,9 +547,9 @@ local function main()
   out[#out + 1] = ""
   out[#out + 1] = line(header)
   for _, r in ipairs(rows) do
-    if r[2] == "not yet" then
-      out[#out + 1] = string.format("%-" .. width[1] .. "s  not yet: %s",
-                                    r[1], r[3])
+    if r[2] == "not yet" or r[2] == "skipped" then
+      out[#out + 1] = string.format("%-" .. width[1] .. "s  %s: %s",
+                                    r[1], r[2], r[3])
     else
       out[#out + 1] = line(r)
     end
@@ -485,6 +561,10 @@ local function main()
     .. " those; whole-process:"
   out[#out + 1] = "the same for the processes' wall time (interpreter start,"
     .. " module load, run)."
+  out[#out + 1] = "jsonata-expr: time per moonstep.jsonata call (compile,"
+    .. " evaluate, Lua values"
+  out[#out + 1] = "in and out); loop-jsonata: transitions per second, as"
+    .. " loop."
   local text = table.concat(out, "\n") .. "\n"
   io.write("\n", text)
 

@@ -11,6 +11,7 @@
 #include "moonstep.h"
 #include "exec.h"
 #include "jsonloc.h"
+#include "jtmpl.h"
 #include "mock.h"
 #include "nested.h"
 #include "payload.h"
@@ -153,6 +154,7 @@ ms_machine_t *ms_machine_load(const char *text, size_t len, diags_t *d) {
   machine_t *m = machine_compile(def, d);
   size_t dropped = drop_extra(d, first);
   jsonloc_fill(text, len, d);
+  jtmpl_locate(text, len, d);  /* where a JSONata syntax error is */
   diags_sort(d, first);
   if (dropped)
     diags_add(d, true, "", "%zu more problems not shown (the first %d "
@@ -202,10 +204,19 @@ static void log_event(void *ud, const json_t *event) {
   free(s);
 }
 
+/* --log: a Distributed Map's failed child, whose events are not in the
+ * stream, as one line {"childExecutionFailed": note} (not an event). */
+static void log_child(void *ud, const json_t *note) {
+  json_t *line = json_pack("{sO}", "childExecutionFailed", note);
+  log_event(ud, line);
+  json_decref(line);
+}
+
 /* The options every run shares. */
 static void run_opts(ms_engine_t *e, const ms_run_options_t *o,
                      exec_opts_t *xo) {
   *xo = (exec_opts_t){
+    .on_child_failed = o->log ? log_child : NULL, .child_ud = o->log,
     .tasks = e->tasks, .virtual_clock = e->virtual_clock,
     .no_aws_limits = e->no_aws_limits,
     .express = o->express, .name = o->name, .machine_name = o->machine_name,

@@ -533,8 +533,12 @@ int csv_finish(csv_t *p) {
 
 /* ---- JSON ------------------------------------------------------------ */
 
-/* A JSON string of the bytes; invalid UTF-8 becomes U+FFFD. */
+/* A JSON string of the bytes; invalid UTF-8 becomes U+FFFD. ASCII (most
+ * fields) skips jansson's UTF-8 check. */
 static json_t *jstr(const char *s, size_t n) {
+  size_t a = 0;
+  while (a < n && !((unsigned char)s[a] & 0x80)) a++;
+  if (a == n) return json_stringn_nocheck(s, n);
   json_t *v = json_stringn(s, n);
   if (v) return v;
   buf_t b;
@@ -577,10 +581,13 @@ json_t *csv_record_json(const csv_record_t *r, const json_t *header) {
   json_t *o = json_object();
   size_t nh = json_array_size(header);
   for (size_t i = 0; i < nh; i++) {
-    const char *k = json_string_value(json_array_get(header, i));
+    const json_t *h = json_array_get(header, i);
+    const char *k = json_string_value(h);
     if (!k) continue;
-    json_object_set_new(o, k, i < r->n ? jstr(r->f[i].s, r->f[i].len)
-                                       : json_string(""));
+    /* the header's strings are valid UTF-8 already: no second check */
+    json_object_setn_new_nocheck(o, k, json_string_length(h),
+                                 i < r->n ? jstr(r->f[i].s, r->f[i].len)
+                                          : json_string(""));
   }
   return o;
 }

@@ -11,6 +11,8 @@
  * Values flowing between states are shared jansson references and are never
  * mutated once built; ResultPath copies along its path (jpath_set). The
  * states themselves are compiled (machine.c), so nothing is parsed here.
+ * JSONata states take the same path; where they differ (Arguments,
+ * Output, Assign, Conditions, ...) exec_jsonata.c evaluates.
  */
 #include <math.h>
 #include <stdio.h>
@@ -179,6 +181,7 @@ void exec_kids_reset(frame_t *f) {
                           json_pack("[I]", (json_int_t)f->fid));
   free(f->kids);
   f->kids = NULL;
+  exec_map_close(f);
   json_decref(f->items);
   json_decref(f->results);
   f->items = f->results = NULL;
@@ -551,6 +554,15 @@ void exec_state_result(frame_t *f, json_t *result) {
   fault_t e = FAULT_INIT;
   json_t *assigned = NULL, *combined = NULL, *out = NULL;
   seen(f, "result", result);
+  if (st->js) {  /* exec_jsonata.c: Assign and Output */
+    bool ok = exec_js_result(f, result, &out, &assigned, &e);
+    json_decref(result);
+    if (!ok) {
+      exec_fail_now(f, &e);
+      return;
+    }
+    goto done;
+  }
   if (st->result_selector) {
     jscope_t s = exec_scope_of(f, result);
     json_t *sel = tmpl_eval(st->result_selector, &s, &e);
@@ -567,6 +579,7 @@ void exec_state_result(frame_t *f, json_t *result) {
   if (!out) goto fail;
   json_decref(combined);
   json_decref(result);
+done:
   if (!output_fits(f, out)) {
     json_decref(assigned);
     return;
@@ -585,11 +598,16 @@ fail:
  * Succeed): Assign sees the effective input; OutputPath shapes it. The
  * state's Assign applies whichever way it goes; a matched Choice rule's
  * own Assign (rule_assign) is evaluated with it and wins on a clash. */
-static void state_pass_on(frame_t *f, const tmpl_t *rule_assign, int next,
-                          bool end) {
+static void state_pass_on(frame_t *f, const choice_branch_t *branch,
+                          int next, bool end) {
   const mstate_t *st = &f->m->states[f->cur];
+  const tmpl_t *rule_assign = branch ? branch->assign : NULL;
   fault_t e = FAULT_INIT;
   json_t *assigned = NULL, *rule = NULL, *out = NULL;
+  if (st->js) {  /* exec_jsonata.c: Assign and Output (the rule's too) */
+    if (!exec_js_pass_on(f, branch, &out, &assigned, &e)) goto fail;
+    goto done;
+  }
   if (!eval_assign(f, st->assign, f->effective, &assigned, &e) ||
       !eval_assign(f, rule_assign, f->effective, &rule, &e))
     goto fail;
@@ -607,6 +625,7 @@ static void state_pass_on(frame_t *f, const tmpl_t *rule_assign, int next,
   rule = NULL;
   out = apply_path(f, &st->output_path, f->effective, &e);
   if (!out) goto fail;
+done:
   if (!output_fits(f, out)) {
     json_decref(assigned);
     return;
@@ -637,6 +656,9 @@ static bool retryable_type(state_type_t t) {
 static void state_fail(frame_t *f, fault_t *e) {
   const mstate_t *st = &f->m->states[f->cur];
   exec_t *x = f->x;
+  if (st->js && e->in_state && e->error &&
+      !strcmp(e->error, "States.QueryEvaluationError"))
+    exec_js_evaluation_failed(f, e);  /* exec_jsonata.c */
   exec_cause_in_state(f, e);
   if (x->inspect) {
     json_t *eo = exec_error_output(e);
@@ -672,7 +694,9 @@ static void state_fail(frame_t *f, fault_t *e) {
     json_t *eo = exec_error_output(e);
     json_t *assigned = NULL;
     json_t *out = NULL;
-    if (eval_assign(f, ct->assign, eo, &assigned, &e2))
+    if (st->js)  /* exec_jsonata.c: the catcher's Assign and Output */
+      exec_js_catch(f, ct, eo, &out, &assigned, &e2);
+    else if (eval_assign(f, ct->assign, eo, &assigned, &e2))
       out = apply_result_path(f, &ct->result_path, f->input, eo, &e2);
     json_decref(eo);
     if (!out) {
@@ -698,7 +722,9 @@ static void state_fail(frame_t *f, fault_t *e) {
 /* Parameters over f->effective (which it replaces), when given. */
 static bool apply_parameters(frame_t *f, fault_t *e) {
   const mstate_t *st = &f->m->states[f->cur];
-  if (st->parameters) {
+  if (st->js) {  /* exec_jsonata.c: Arguments */
+    if (!exec_js_arguments(f, e)) return false;
+  } else if (st->parameters) {
     jscope_t s = exec_scope_of(f, f->effective);
     json_t *p = tmpl_eval(st->parameters, &s, e);
     if (!p) return false;
@@ -879,8 +905,10 @@ static void run_task(frame_t *f) {
   }
   /* TimeoutSecondsPath reads the input, before Parameters */
   double timeout = 0;
+  double js_heartbeat = 0;
   if (!positive_seconds(f, &st->timeout_seconds, "TimeoutSeconds", &timeout,
-                        &e)) {
+                        &e) ||
+      (st->js && !exec_js_task_seconds(f, &timeout, &js_heartbeat, &e))) {
     exec_fail_now(f, &e);
     return;
   }
@@ -899,6 +927,7 @@ static void run_task(frame_t *f) {
       exec_fail_now(f, &e);
       return;
     }
+    heartbeat = js_heartbeat;
     if (!positive_seconds(f, &st->heartbeat_seconds, "HeartbeatSeconds",
                           &heartbeat, &e)) {
       exec_fail_now(f, &e);
@@ -1075,7 +1104,16 @@ static void run_choice(frame_t *f) {
     return;
   }
   jscope_t s = exec_scope_of(f, f->effective);
-  for (size_t i = 0; i < st->nchoices; i++) {
+  int js = st->js ? exec_js_choose(f, &e) : -1;  /* exec_jsonata.c */
+  if (js == -2) {
+    exec_fail_now(f, &e);
+    return;
+  }
+  if (js >= 0) {
+    state_pass_on(f, &st->choices[js], st->choices[js].next, false);
+    return;
+  }
+  for (size_t i = 0; i < st->nchoices && !st->js; i++) {
     int r = choice_eval(st->choices[i].rule, &s, &e);
     if (r < 0) {
       exec_fail_now(f, &e);
@@ -1083,7 +1121,7 @@ static void run_choice(frame_t *f) {
     }
     if (r) {
       const choice_branch_t *b = &st->choices[i];
-      state_pass_on(f, b->assign, b->next, false);
+      state_pass_on(f, b, b->next, false);
       return;
     }
   }
@@ -1158,6 +1196,7 @@ static void run_wait(frame_t *f) {
     json_decref(v);
     until = epoch;
   }
+  if (st->js && !exec_js_wait_until(f, t, &until, &e)) goto fail;
   if (until - t > 2147483647.0) {
     fault_runtime(&e, "Wait state delay is too long.");
     goto fail;
@@ -1191,6 +1230,7 @@ static void run_fail(frame_t *f) {
   } else if (st->cause) {
     cause = ms_strdup(st->cause);
   }
+  if (st->js && !exec_js_fail(f, &error, &cause, &e)) goto fail;
   e.error = error ? error : ms_strdup("");
   e.cause = cause;
   note_failure(f->x, st);
@@ -1294,7 +1334,8 @@ static void frame_step(frame_t *f) {
     else exec_run_map(f);
     break;
   case AT_CHILDREN:
-    break; /* woken by a child; nothing to do until they finish */
+    if (f->src) exec_map_fill(f);  /* a streamed Map starts the next */
+    break; /* else woken by a child; nothing to do until they finish */
   case AT_TOKEN:
     break; /* never queued: tokens_poll ends the wait */
   case AT_TASK:
@@ -1425,6 +1466,8 @@ exec_t *exec_new(const machine_t *m, json_t *input, const exec_opts_t *o) {
   x->mock_ud = o->mock_ud;
   x->inspect = o->inspect;
   x->inspect_ud = o->inspect_ud;
+  x->on_child_failed = o->on_child_failed;  /* exec_kids.c */
+  x->child_ud = o->child_ud;
   sched_init(&x->sched, o->virtual_clock);
   x->sched.idle = net_idle;  /* parked frames: wait on the network */
   x->sched.idle_ud = x;

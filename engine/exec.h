@@ -63,6 +63,11 @@ typedef struct exec_opts {
   void (*inspect)(void *ud, const char *state, const char *field,
                   const json_t *value);
   void *inspect_ud;
+  /* A Distributed Map's child execution failed (its events are its own,
+   * not in this history): note is {"state", "index", "name", "error",
+   * "cause"} (borrowed; exec_kids.c). NULL: none (run --log prints it). */
+  void (*on_child_failed)(void *ud, const json_t *note);
+  void *child_ud;
 } exec_opts_t;
 
 enum {

@@ -114,6 +114,12 @@ static json_t *frame_save(const frame_t *f) {
     json_object_set_new(o, "tol", json_pack(
         "[bbfI]", f->tolerate, f->object_items, f->tol_pct,
         (json_int_t)f->tol_count));
+    /* a streamed Map's reader is opened again on load (its items are
+     * not saved), also once read to its end: a ResultWriter needs the
+     * inputs again */
+    const mstate_t *st = &f->m->states[f->cur];
+    if (f->src || (st->type == ST_MAP && st->item_reader))
+      json_object_set_new(o, "src", json_true());
   }
   /* a parked Task call is in flight: run again, from the run queue */
   json_object_set_new(o, "where", json_integer(f->stage == AT_TASK
@@ -286,6 +292,17 @@ static frame_t *frame_load(exec_t *x, const json_t *o, int64_t fid,
   }
   f->rseq = (uint64_t)ck_int(o, "rseq");
   if (parent) parent->kids[slot] = f;
+  fault_t e = FAULT_INIT;
+  if (f->kids && json_is_true(json_object_get(o, "src")) &&
+      !exec_map_reopen(f, &e)) {
+    *why = ms_asprintf("the Map's ItemReader could not be read again: "
+                       "%s: %s", e.error ? e.error : "",
+                       e.cause ? e.cause : "");
+    fault_clear(&e);
+    if (parent) parent->kids[slot] = NULL;
+    exec_frame_free(f);
+    return NULL;
+  }
   return f;
 }
 
@@ -566,14 +583,7 @@ exec_t *exec_redrive(const machine_t *m, json_t *input, const json_t *ck,
     f->running = running;
     f->failures = 0;
     f->finished = f->started - running;
-    const mstate_t *st = &f->m->states[f->cur];
-    while (st->type == ST_MAP && f->started < f->total &&
-           (!f->max_running || f->running < f->max_running))
-      exec_kid_start(f, f->started);
-    if (f->finished == f->total) {
-      f->stage = AT_CHILDREN_DONE;
-      exec_make_ready(f);
-    }
+    exec_map_fill(f);  /* exec_kids.c: a streamed Map reads on */
   }
   free(todo);
   return x;

@@ -25,6 +25,7 @@ typedef enum {
 } stage_t;
 
 typedef struct frame frame_t;
+typedef struct mapsrc mapsrc_t;  /* a Map's item source (exec_kids.c) */
 struct frame {
   sched_item_t item;      /* first: the scheduler's links (see frame_of) */
   exec_t *x;
@@ -72,6 +73,10 @@ struct frame {
   bool object_items;      /* Map over an object: items are {Key, Value} */
   double tol_pct;         /* tolerated percentage (100 = all) */
   int64_t tol_count;      /* tolerated count (-1 = not set) */
+  mapsrc_t *src;          /* Map: the ItemReader still being read (owned;
+                             NULL once read to its end) */
+  struct rwriter *rw;     /* Map: its ResultWriter's export, written as
+                             iterations end (owned; exec_kids.c) */
 
   /* checkpoints (resume.c reads them through exec_checkpoint) */
   int64_t fid;            /* frame id, unique in the execution */
@@ -129,6 +134,8 @@ struct exec {
   json_t *assigned;            /* variables the state being left assigned */
   void (*inspect)(void *, const char *, const char *, const json_t *);
   void *inspect_ud;            /* see exec_opts_t */
+  void (*on_child_failed)(void *, const json_t *);
+  void *child_ud;              /* see exec_opts_t */
   json_t *redrive;             /* fid -> [frame, items]: where a redrive
                                   starts again (see exec_redrive_rows) */
 };
@@ -175,6 +182,34 @@ void exec_run_map(frame_t *f);
 void exec_kid_start(frame_t *f, size_t i);
 void exec_kid_done(frame_t *f, size_t slot, json_t *output, fault_t *e);
 void exec_children_done(frame_t *f);
+void exec_map_fill(frame_t *f);
+void exec_map_close(frame_t *f);
+bool exec_map_reopen(frame_t *f, fault_t *e);
+
+/* exec_jsonata.c: JSONata states. Each returns false (or NULL, or -2)
+ * with e set (States.QueryEvaluationError) on failure; out, assigned
+ * and the returned values are new references. */
+json_t *exec_js_bindings(const frame_t *f, json_t *input, json_t *ctx,
+                         json_t *result, json_t *error_output);
+bool exec_js_result(frame_t *f, json_t *result, json_t **out,
+                    json_t **assigned, fault_t *e);
+bool exec_js_pass_on(frame_t *f, const choice_branch_t *rule, json_t **out,
+                     json_t **assigned, fault_t *e);
+bool exec_js_catch(frame_t *f, const catcher_t *ct, json_t *eo,
+                   json_t **out, json_t **assigned, fault_t *e);
+bool exec_js_arguments(frame_t *f, fault_t *e);
+int exec_js_choose(frame_t *f, fault_t *e);  /* rule index, -1 none */
+bool exec_js_task_seconds(frame_t *f, double *timeout, double *heartbeat,
+                          fault_t *e);
+bool exec_js_wait_until(frame_t *f, double now, double *until, fault_t *e);
+bool exec_js_fail(frame_t *f, char **error, char **cause, fault_t *e);
+json_t *exec_js_map_items(frame_t *f, double *conc, fault_t *e);
+/* (with an ItemReader: JSON null; exec_kids.c reads the items) */
+/* (emits EvaluationFailed itself when it fails) */
+json_t *exec_js_item_selector(frame_t *f, json_t *ctx, fault_t *e);
+/* Emit the EvaluationFailed event of e (a States.QueryEvaluationError of
+ * f's current JSONata state, its cause not yet prefixed). */
+void exec_js_evaluation_failed(frame_t *f, const fault_t *e);
 
 /* exec_checkpoint.c */
 void exec_rd_forget(exec_t *x);

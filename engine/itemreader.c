@@ -1,6 +1,7 @@
 /* itemreader.c - the Distributed Map's ItemReader over the local buckets
  * (see itemreader.h). CSV goes through csv.h's push parser in the AWS
- * ItemReader dialect (backslash escapes), a chunk of the file at a time.
+ * ItemReader dialect (backslash escapes), a chunk of the file at a time,
+ * one row per itemreader_next; JSON Lines a line at a time.
  *
  * From AWS's docs: the resources, ReaderConfig fields and values, CSV rows
  * as objects of strings keyed by the header, listObjectsV2 items as
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "csv.h"
+#include "jtmpl.h"
 #include "payload.h"
 #include "s3.h"
 
@@ -30,14 +32,27 @@ static void s3_fault(fault_t *f, const char *bucket, const char *key,
             e->code, bucket, key ? key : "");
 }
 
-/* MaxItems or MaxItemsPath; 0 = no limit. false with f set. */
+/* MaxItems or MaxItemsPath (s NULL: MaxItems only, already evaluated);
+ * 0 = no limit. false with f set. */
 static bool max_items(const json_t *rc, const jscope_t *s, size_t *out,
                       fault_t *f) {
   *out = 0;
   json_t *v = json_object_get(rc, "MaxItems");
   const char *path = json_string_value(json_object_get(rc, "MaxItemsPath"));
   json_t *found = NULL;
-  if (path) {
+  if (!s && v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+    /* JSONata: the expression gave something else (the wording follows
+     * AWS's other JSONata type errors; a guess for this field) */
+    char *txt = jsonx_dump(v, JSONX_COMPACT);
+    fault_set(f, "States.QueryEvaluationError", "The JSONata expression "
+              "specified for the field 'ReaderConfig/MaxItems' returned an "
+              "unexpected result type. Expected 'integer', but was '%s' "
+              "for value: %s", jtmpl_type_name(v), txt);
+    f->in_state = true;
+    free(txt);
+    return false;
+  }
+  if (path && s) {
     char *why = NULL;
     jpath_t *p = jpath_compile(path, &why);
     if (p) found = jpath_eval(p, s, NULL);
@@ -63,6 +78,24 @@ static bool full(const json_t *items, size_t max) {
   return max && json_array_size(items) >= max;
 }
 
+/* ---- the source ------------------------------------------------------ */
+
+typedef enum { SRC_ARRAY, SRC_CSV, SRC_JSONL } src_kind_t;
+
+struct itemsrc {
+  src_kind_t kind;
+  size_t max, count;        /* MaxItems (0 = none), items given */
+  json_t *arr;              /* SRC_ARRAY: the items */
+  FILE *in;                 /* SRC_CSV, SRC_JSONL: the object */
+  csv_t *p;                 /* SRC_CSV: the parser, */
+  json_t *header;           /* its header (NULL until the first row), */
+  bool fin;                 /* the object read to its end */
+  size_t off, n;            /* buf[off..n) not parsed yet */
+  char *line;               /* SRC_JSONL: getline's buffer */
+  size_t cap, lineno;
+  char buf[65536];
+};
+
 /* ---- CSV ------------------------------------------------------------- */
 
 static int delimiter(const char *name) {
@@ -75,25 +108,7 @@ static int delimiter(const char *name) {
   return -1;
 }
 
-/* A record: the header (first == NULL *header) or an item. */
-static bool csv_take(csv_t *p, int rc, json_t **header, json_t *items,
-                     fault_t *f) {
-  if (rc == CSV_BAD) {
-    char *t = csv_error_text(csv_error(p));
-    fault_set(f, READER_FAILED, "The CSV file could not be read: %s", t);
-    free(t);
-    return false;
-  }
-  const csv_record_t *r = csv_record(p);
-  if (!*header) {
-    *header = csv_record_json(r, NULL);
-    return true;
-  }
-  json_array_append_new(items, csv_record_json(r, *header));
-  return true;
-}
-
-static json_t *read_csv(FILE *in, const json_t *rc, size_t max, fault_t *f) {
+static bool csv_start(itemsrc_t *r, const json_t *rc, fault_t *f) {
   const char *loc = json_string_value(json_object_get(rc,
                                                       "CSVHeaderLocation"));
   const char *dn = json_string_value(json_object_get(rc, "CSVDelimiter"));
@@ -101,9 +116,8 @@ static json_t *read_csv(FILE *in, const json_t *rc, size_t max, fault_t *f) {
   if (d < 0) {
     fault_set(f, READER_FAILED, "CSVDelimiter must be one of COMMA, PIPE, "
               "SEMICOLON, SPACE, TAB, not %s", dn);
-    return NULL;
+    return false;
   }
-  json_t *header = NULL;
   if (loc && !strcmp(loc, "GIVEN")) {
     json_t *h = json_object_get(rc, "CSVHeaders");
     size_t i;
@@ -113,50 +127,66 @@ static json_t *read_csv(FILE *in, const json_t *rc, size_t max, fault_t *f) {
     if (!ok) {
       fault_set(f, READER_FAILED, "CSVHeaderLocation GIVEN needs "
                 "CSVHeaders, an array of strings");
-      return NULL;
+      return false;
     }
-    header = json_incref(h);
+    r->header = json_incref(h);
   } else if (loc && strcmp(loc, "FIRST_ROW")) {
     fault_set(f, READER_FAILED, "CSVHeaderLocation must be FIRST_ROW or "
               "GIVEN, not %s", loc);
-    return NULL;
+    return false;
   }
   csv_opts_t o;
   csv_opts_init(&o);
   o.delim = d;
   o.backslash = true;
   o.fields = SIZE_MAX;  /* short rows get "", extra fields are dropped */
-  csv_t *p = csv_new(&o);
-  json_t *items = json_array();
-  char buf[65536];
-  size_t n;
-  bool ok = true;
-  while (ok && !full(items, max) && (n = fread(buf, 1, sizeof buf, in))) {
-    size_t off = 0;
-    while (ok && !full(items, max)) {
+  r->p = csv_new(&o);
+  r->kind = SRC_CSV;
+  return true;
+}
+
+/* The next row: a chunk of the file at a time through the push parser;
+ * the first record is the header unless it was given. */
+static int csv_next(itemsrc_t *r, json_t **item, fault_t *f) {
+  for (;;) {
+    int rc;
+    if (r->fin) {
+      if ((rc = csv_finish(r->p)) == CSV_END) return 0;
+    } else {
+      if (r->off == r->n) {
+        r->off = 0;
+        if (!(r->n = fread(r->buf, 1, sizeof r->buf, r->in))) {
+          r->fin = true;
+          continue;
+        }
+      }
       size_t used;
-      int rc2 = csv_parse(p, buf + off, n - off, &used);
-      off += used;
-      if (rc2 == CSV_MORE) break;
-      ok = csv_take(p, rc2, &header, items, f);
+      rc = csv_parse(r->p, r->buf + r->off, r->n - r->off, &used);
+      r->off += used;
+      if (rc == CSV_MORE) {
+        r->off = r->n;
+        continue;
+      }
     }
+    if (rc == CSV_BAD) {
+      char *t = csv_error_text(csv_error(r->p));
+      fault_set(f, READER_FAILED, "The CSV file could not be read: %s", t);
+      free(t);
+      return -1;
+    }
+    const csv_record_t *rec = csv_record(r->p);
+    if (!r->header) {
+      r->header = csv_record_json(rec, NULL);
+      continue;
+    }
+    *item = csv_record_json(rec, r->header);
+    return 1;
   }
-  int rc2;
-  while (ok && !full(items, max) && (rc2 = csv_finish(p)) != CSV_END)
-    ok = csv_take(p, rc2, &header, items, f);
-  csv_free(p);
-  json_decref(header);
-  if (!ok) {
-    json_decref(items);
-    return NULL;
-  }
-  return items;
 }
 
 /* ---- JSON and JSON Lines ---------------------------------------------- */
 
-static json_t *read_json(const char *data, size_t len, size_t max,
-                         fault_t *f) {
+static json_t *read_json(const char *data, size_t len, fault_t *f) {
   char *why = NULL;
   json_t *v = jsonx_parse(data, len, &why);
   if (!v) {
@@ -173,80 +203,73 @@ static json_t *read_json(const char *data, size_t len, size_t max,
     json_decref(v);
     return NULL;
   }
-  while (max && json_array_size(v) > max)
-    json_array_remove(v, json_array_size(v) - 1);
   return v;
 }
 
-static json_t *read_jsonl(const char *data, size_t len, size_t max,
-                          fault_t *f) {
-  json_t *items = json_array();
-  size_t line = 0;
-  for (const char *s = data, *end = data + len; s < end && !full(items,
-                                                                   max);) {
-    const char *nl = memchr(s, '\n', (size_t)(end - s));
-    const char *e = nl ? nl : end;
-    line++;
-    const char *a = s, *b = e;
-    while (a < b && (*a == ' ' || *a == '\t' || *a == '\r')) a++;
-    while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r')) b--;
-    if (a < b) {
-      char *why = NULL;
-      json_t *v = jsonx_parse(a, (size_t)(b - a), &why);
-      if (!v) {
-        fault_set(f, READER_FAILED, "The JSONL file could not be parsed: "
-                  "line %zu: %s", line, why ? why : "invalid JSON");
-        free(why);
-        json_decref(items);
-        return NULL;
-      }
-      json_array_append_new(items, v);
+/* The next non-blank line's value. */
+static int jsonl_next(itemsrc_t *r, json_t **item, fault_t *f) {
+  ssize_t len;
+  while ((len = getline(&r->line, &r->cap, r->in)) >= 0) {
+    r->lineno++;
+    const char *a = r->line, *b = r->line + len;
+    while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\n'))
+      a++;
+    while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r' ||
+                     b[-1] == '\n'))
+      b--;
+    if (a == b) continue;
+    char *why = NULL;
+    json_t *v = jsonx_parse(a, (size_t)(b - a), &why);
+    if (!v) {
+      fault_set(f, READER_FAILED, "The JSONL file could not be parsed: "
+                "line %zu: %s", r->lineno, why ? why : "invalid JSON");
+      free(why);
+      return -1;
     }
-    s = nl ? nl + 1 : end;
+    *item = v;
+    return 1;
   }
-  return items;
+  return 0;
 }
 
 /* ---- the reader ---------------------------------------------------- */
 
-static json_t *get_object(const json_t *params, const json_t *rc,
-                          size_t max, fault_t *f) {
+static bool get_object(itemsrc_t *r, const json_t *params,
+                       const json_t *rc, fault_t *f) {
   const char *b = json_string_value(json_object_get(params, "Bucket"));
   const char *k = json_string_value(json_object_get(params, "Key"));
   const char *type = json_string_value(json_object_get(rc, "InputType"));
   if (!b || !k) {
     fault_set(f, READER_FAILED, "The ItemReader's Parameters need the "
               "strings Bucket and Key");
-    return NULL;
+    return false;
   }
   if (!type || (strcmp(type, "CSV") && strcmp(type, "JSON") &&
                 strcmp(type, "JSONL"))) {
     fault_set(f, READER_FAILED, "ReaderConfig.InputType must be CSV, JSON "
               "or JSONL for s3:getObject%s%s", type ? ", not " : "",
               type ? type : "");
-    return NULL;
+    return false;
   }
   s3_error_t e;
-  if (!strcmp(type, "CSV")) {
-    FILE *in;
-    if (s3_open(b, k, &in, NULL, &e)) {
+  if (!strcmp(type, "JSON")) {
+    char *data;
+    size_t len;
+    if (s3_get(b, k, &data, &len, NULL, &e)) {
       s3_fault(f, b, k, &e);
-      return NULL;
+      return false;
     }
-    json_t *items = read_csv(in, rc, max, f);
-    fclose(in);
-    return items;
+    r->arr = read_json(data, len, f);
+    free(data);
+    return r->arr != NULL;
   }
-  char *data;
-  size_t len;
-  if (s3_get(b, k, &data, &len, NULL, &e)) {
+  if (s3_open(b, k, &r->in, NULL, &e)) {
     s3_fault(f, b, k, &e);
-    return NULL;
+    return false;
   }
-  json_t *items = !strcmp(type, "JSON") ? read_json(data, len, max, f)
-                                       : read_jsonl(data, len, max, f);
-  free(data);
-  return items;
+  if (!strcmp(type, "CSV")) return csv_start(r, rc, f);
+  r->kind = SRC_JSONL;
+  return true;
 }
 
 static json_t *list_objects(const json_t *params, size_t max, fault_t *f) {
@@ -295,9 +318,40 @@ static json_t *list_objects(const json_t *params, size_t max, fault_t *f) {
   return items;
 }
 
-json_t *itemreader_read(const json_t *reader, const jscope_t *s,
-                        fault_t *f) {
+/* Open with params (the evaluated Parameters or Arguments) and rc (the
+ * ReaderConfig); MaxItemsPath is evaluated in s when s is set. */
+static itemsrc_t *open_in(const json_t *reader, const json_t *params,
+                          const json_t *rc, const jscope_t *s, fault_t *f) {
   const char *res = json_string_value(json_object_get(reader, "Resource"));
+  itemsrc_t *r = ms_calloc(1, sizeof *r);
+  bool ok = false;
+  if (!max_items(rc, s, &r->max, f)) {
+    /* f is set */
+  } else if (res && !strcmp(res, GET_ARN)) {
+    ok = get_object(r, params, rc, f);
+  } else if (res && !strcmp(res, LIST_ARN)) {
+    ok = (r->arr = list_objects(params, r->max, f)) != NULL;
+  } else {
+    fault_runtime(f, "The ItemReader resource '%s' is not supported by "
+                  "moonstep", res ? res : "(none)");
+  }
+  if (!ok) {
+    itemreader_close(r);
+    return NULL;
+  }
+  return r;
+}
+
+itemsrc_t *itemreader_open_with(const json_t *reader, const json_t *args,
+                                const json_t *rc, fault_t *f) {
+  json_t *none = json_object();
+  itemsrc_t *r = open_in(reader, args ? args : none, rc, NULL, f);
+  json_decref(none);
+  return r;
+}
+
+itemsrc_t *itemreader_open(const json_t *reader, const jscope_t *s,
+                           fault_t *f) {
   json_t *rc = json_object_get(reader, "ReaderConfig");
   json_t *tpl = json_object_get(reader, "Parameters");
   json_t *params = NULL;
@@ -316,18 +370,80 @@ json_t *itemreader_read(const json_t *reader, const jscope_t *s,
   } else {
     params = json_object();
   }
-  size_t max;
-  json_t *items = NULL;
-  if (!max_items(rc, s, &max, f)) {
-    /* f is set */
-  } else if (res && !strcmp(res, GET_ARN)) {
-    items = get_object(params, rc, max, f);
-  } else if (res && !strcmp(res, LIST_ARN)) {
-    items = list_objects(params, max, f);
-  } else {
-    fault_runtime(f, "The ItemReader resource '%s' is not supported by "
-                  "moonstep", res ? res : "(none)");
-  }
+  itemsrc_t *r = open_in(reader, params, rc, s, f);
   json_decref(params);
+  return r;
+}
+
+/* ---- validation ------------------------------------------------------ */
+
+void itemreader_check(const json_t *v, const char *ptr, bool jsonata,
+                      diags_t *d) {
+  /* AWS ("ItemReader (Map)"): Arguments in JSONata states, Parameters in
+   * JSONPath ones; MaxItemsPath is a path (JSONPath only, as the other
+   * *Path fields: a guess) */
+  char *p = ms_asprintf("%s/ItemReader", ptr);
+  const char *bad = jsonata ? "Parameters" : "Arguments";
+  if (json_object_get(v, bad))
+    diags_add(d, false, p, "field \"%s\" is not allowed in the "
+              "ItemReader of a %s state (use \"%s\")", bad,
+              jsonata ? "JSONata" : "JSONPath",
+              jsonata ? "Arguments" : "Parameters");
+  json_t *rc = json_object_get(v, "ReaderConfig");
+  if (jsonata && json_object_get(rc, "MaxItemsPath"))
+    diags_add(d, false, p, "field \"ReaderConfig.MaxItemsPath\" is not "
+              "allowed in a JSONata state (MaxItems takes an expression)");
+  if (rc && !json_is_object(rc))
+    diags_add(d, false, p, "ReaderConfig must be an object");
+  /* the expressions must parse (exec_kids.c evaluates them) */
+  static const char *const fields[] = {"Arguments", "ReaderConfig"};
+  for (size_t i = 0; jsonata && i < 2; i++) {
+    json_t *x = json_object_get(v, fields[i]);
+    if (!x) continue;
+    char *fp = ms_asprintf("%s/%s", p, fields[i]);
+    jtmpl_free(jtmpl_compile(x, fp, fields[i], d));
+    free(fp);
+  }
+  free(p);
+}
+
+int itemreader_next(itemsrc_t *r, json_t **item, fault_t *f) {
+  *item = NULL;
+  if (r->max && r->count >= r->max) return 0;
+  int rc;
+  switch (r->kind) {
+  case SRC_CSV: rc = csv_next(r, item, f); break;
+  case SRC_JSONL: rc = jsonl_next(r, item, f); break;
+  default:
+    rc = r->count < json_array_size(r->arr);
+    if (rc) *item = json_incref(json_array_get(r->arr, r->count));
+  }
+  if (rc == 1) r->count++;
+  return rc;
+}
+
+void itemreader_close(itemsrc_t *r) {
+  if (!r) return;
+  if (r->in) fclose(r->in);
+  csv_free(r->p);
+  json_decref(r->header);
+  json_decref(r->arr);
+  free(r->line);
+  free(r);
+}
+
+json_t *itemreader_read(const json_t *reader, const jscope_t *s,
+                        fault_t *f) {
+  itemsrc_t *r = itemreader_open(reader, s, f);
+  if (!r) return NULL;
+  json_t *items = json_array(), *v;
+  int rc;
+  while ((rc = itemreader_next(r, &v, f)) == 1)
+    json_array_append_new(items, v);
+  itemreader_close(r);
+  if (rc < 0) {
+    json_decref(items);
+    return NULL;
+  }
   return items;
 }

@@ -4,9 +4,11 @@
  * Validation follows AWS's ValidateStateMachineDefinition: every problem is
  * reported at once, each at the JSON pointer of the field at fault, and the
  * definition is rejected when any error was found. The fields a state type
- * accepts are rows of one table (state_types). Paths go to jpath.c,
- * templates and expressions to payload.c, Choice rules to choice.c; this
- * file owns the structure: names, transitions, Retry/Catch, the numbers.
+ * accepts are rows of one table (state_types; js_fields for states whose
+ * QueryLanguage is JSONata). Paths go to jpath.c, templates and
+ * expressions to payload.c, JSONata fields to jtmpl.c, Choice rules to
+ * choice.c; this file owns the structure: names, transitions,
+ * Retry/Catch, the numbers.
  * Parallel branches and Map processors are machines of their own, compiled
  * recursively with their parent set.
  */
@@ -16,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "itemreader.h"   /* ItemReader and ResultWriter checks */
+#include "resultwriter.h"
 
 #define NAME_MAX_CHARS  80        /* AWS: state names are 1..80 characters */
 #define LABEL_MAX_CHARS 40        /* AWS: a Map Label is up to 40 characters */
@@ -29,6 +34,7 @@ typedef struct cc {
   json_t *index;   /* state name -> index in the machine being compiled */
   long near_left;  /* name comparisons left for "did you mean" */
   int depth;       /* nesting of Parallel/Map machines */
+  bool jsonata;    /* the enclosing QueryLanguage is JSONata */
 } cc_t;
 
 static void verr(cc_t *c, bool warning, const char *ptr, const char *fmt,
@@ -727,6 +733,9 @@ static void map_fn(cc_t *c, machine_t *m, json_t *st, const char *ptr,
     s->item_reader = json_incref(v);
   if ((v = get_obj(c, st, ptr, "ResultWriter")))
     s->result_writer = json_incref(v);
+  if (s->item_reader) itemreader_check(s->item_reader, ptr, false, c->d);
+  if (s->result_writer)
+    resultwriter_check(s->result_writer, ptr, false, c->d);
   if ((v = get_obj(c, st, ptr, "ItemBatcher"))) {
     char *bp = ptr_join(ptr, "ItemBatcher");
     s->item_batcher = json_incref(v);
@@ -817,16 +826,339 @@ static const struct state_type *type_find(const char *name) {
   return NULL;
 }
 
-/* QueryLanguage: only JSONPath is supported. */
-static void query_language(cc_t *c, json_t *obj, const char *ptr) {
+/* QueryLanguage of obj: true for JSONata, false for JSONPath, inherit
+ * (the enclosing one) when absent. A JSONPath state or machine inside a
+ * JSONata one is an error (AWS: JSONata may only be chosen per state in
+ * a JSONPath machine, not the reverse). */
+static bool query_language(cc_t *c, json_t *obj, const char *ptr,
+                           bool inherit) {
   const char *q = get_str(c, obj, ptr, "QueryLanguage");
-  if (!q) return;
-  if (strcmp(q, "JSONata") == 0)
-    ferr(c, ptr, "QueryLanguage", "QueryLanguage \"JSONata\" is not "
-         "supported yet (use \"JSONPath\")");
-  else if (strcmp(q, "JSONPath") != 0)
+  if (!q) return inherit;
+  if (strcmp(q, "JSONata") == 0) return true;
+  if (strcmp(q, "JSONPath") != 0) {
     ferr(c, ptr, "QueryLanguage", "QueryLanguage must be \"JSONPath\" or "
          "\"JSONata\", not \"%s\"", q);
+    return inherit;
+  }
+  if (inherit)
+    ferr(c, ptr, "QueryLanguage", "QueryLanguage \"JSONPath\" is not "
+         "allowed inside a state machine whose QueryLanguage is "
+         "\"JSONata\"");
+  return false;
+}
+
+/* ---- JSONata states ------------------------------------------------------
+ * A state whose QueryLanguage (its own or inherited) is JSONata has
+ * Arguments and Output instead of InputPath, Parameters, ResultSelector,
+ * ResultPath and OutputPath; its fields take "{% %}" expressions
+ * (jtmpl.h). The JSONPath-only fields are errors (AWS rejects them; the
+ * wording is ours). */
+
+static const char *const js_common[] = {
+  "Type", "Comment", "QueryLanguage", "Output", "Assign", "Next", "End",
+  NULL
+};
+static const char *const js_pass[] = { NULL };
+static const char *const js_task[] = {
+  "Resource", "Arguments", "Retry", "Catch", "TimeoutSeconds",
+  "HeartbeatSeconds", "Credentials", NULL
+};
+static const char *const js_choice[] = { "Choices", "Default", NULL };
+static const char *const js_wait[] = { "Seconds", "Timestamp", NULL };
+static const char *const js_fail[] = { "Error", "Cause", NULL };
+static const char *const js_parallel[] = {
+  "Branches", "Arguments", "Retry", "Catch", NULL
+};
+static const char *const js_map[] = {
+  "ItemProcessor", "Iterator", "Items", "ItemSelector", "ItemReader",
+  "ItemBatcher", "ResultWriter", "MaxConcurrency",
+  "ToleratedFailureCount", "ToleratedFailurePercentage", "Label", "Retry",
+  "Catch", NULL
+};
+static const char *const *const js_fields[] = {
+  [ST_PASS] = js_pass, [ST_TASK] = js_task, [ST_CHOICE] = js_choice,
+  [ST_WAIT] = js_wait, [ST_SUCCEED] = js_pass, [ST_FAIL] = js_fail,
+  [ST_PARALLEL] = js_parallel, [ST_MAP] = js_map,
+};
+/* Fields only JSONPath states have. */
+static const char *const jsonpath_only[] = {
+  "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath",
+  "Result", "ItemsPath", "SecondsPath", "TimestampPath", "ErrorPath",
+  "CausePath", "TimeoutSecondsPath", "HeartbeatSecondsPath",
+  "MaxConcurrencyPath", "ToleratedFailureCountPath",
+  "ToleratedFailurePercentagePath", NULL
+};
+
+static void js_check_fields(cc_t *c, json_t *st, const char *ptr,
+                            const struct state_type *t) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(st, k, v) {
+    if (in_list(js_fields[t->type], k)) continue;
+    if (in_list(js_common, k)) {
+      bool flow = !strcmp(k, "Next") || !strcmp(k, "End");
+      bool out = !strcmp(k, "Output") || !strcmp(k, "Assign");
+      /* AWS ("Passing data between states with variables"): Assign in
+       * Pass, Task, Map, Parallel, Choice and Wait; not Succeed or Fail */
+      bool assign_ok = strcmp(k, "Assign") || t->type != ST_SUCCEED;
+      if ((flow && t->flows) || (out && t->type != ST_FAIL && assign_ok) ||
+          (!flow && !out))
+        continue;
+    }
+    if (in_list(jsonpath_only, k))
+      ferr(c, ptr, k, "field \"%s\" is not allowed with QueryLanguage "
+           "\"JSONata\" (it is a JSONPath field; use Arguments, Output "
+           "and \"{%% %%}\" expressions)", k);
+    else
+      ferr(c, ptr, k, "field \"%s\" is not allowed in a %s state", k,
+           t->name);
+  }
+}
+
+/* Compile member key of obj (if present) as a JSONata template. */
+static jtmpl_t *js_field(cc_t *c, json_t *obj, const char *ptr,
+                         const char *key) {
+  json_t *v = json_object_get(obj, key);
+  if (!v) return NULL;
+  char *p = ptr_join(ptr, key);
+  jtmpl_t *t = !strcmp(key, "Assign") ? jtmpl_compile_assign(v, p, c->d)
+                                      : jtmpl_compile(v, p, key, c->d);
+  free(p);
+  return t;
+}
+
+/* A number field: an expression, or a literal checked now. */
+static jtmpl_t *js_num(cc_t *c, json_t *obj, const char *ptr,
+                       const char *key, num_kind_t kind) {
+  jtmpl_t *t = js_field(c, obj, ptr, key);
+  const json_t *lit = jtmpl_literal_peek(t);
+  double x;
+  if (lit && !num_ok((json_t *)lit, kind, &x))
+    ferr(c, ptr, key, "%s must be %s or a JSONata expression \"{%% %%}\"",
+         key, num_want(kind));
+  return t;
+}
+
+/* A string field: an expression or a literal string. */
+static jtmpl_t *js_str(cc_t *c, json_t *obj, const char *ptr,
+                       const char *key) {
+  jtmpl_t *t = js_field(c, obj, ptr, key);
+  const json_t *lit = jtmpl_literal_peek(t);
+  if (lit && !json_is_string(lit))
+    ferr(c, ptr, key, "%s must be a string or a JSONata expression "
+         "\"{%% %%}\", not %s", key, jsonx_type_name(lit));
+  return t;
+}
+
+static const char *const js_catcher_fields[] = {
+  "ErrorEquals", "Next", "Output", "Assign", "Comment", NULL
+};
+
+static void js_catchers(cc_t *c, machine_t *m, json_t *st, const char *ptr,
+                        mstate_t *s) {
+  json_t *a = json_object_get(st, "Catch"), *o;
+  if (!a) return;
+  if (!json_is_array(a)) {
+    ferr(c, ptr, "Catch", "Catch must be an array of catchers");
+    return;
+  }
+  char *cptr = ptr_join(ptr, "Catch");
+  size_t i, n = json_array_size(a);
+  s->catch = ms_calloc(n ? n : 1, sizeof *s->catch);
+  json_array_foreach(a, i, o) {
+    char *p = ptr_index(cptr, i);
+    if (!json_is_object(o)) {
+      err(c, p, "a catcher must be an object");
+    } else {
+      catcher_t *k = &s->catch[s->ncatch++];
+      json_t *v;
+      k->next = -1;
+      check_fields(c, o, p, js_catcher_fields, "a JSONata catcher");
+      error_equals(c, o, p, i + 1 == n, "catcher", &k->errors, &k->nerrors);
+      get_str(c, o, p, "Comment");
+      if (!(v = json_object_get(o, "Next")))
+        err(c, p, "missing required field \"Next\"");
+      else
+        k->next = target(c, m, v, p, "Next");
+      k->joutput = js_field(c, o, p, "Output");
+      k->jassign = js_field(c, o, p, "Assign");
+    }
+    free(p);
+  }
+  free(cptr);
+}
+
+static const char *const js_rule_fields[] = {
+  "Condition", "Next", "Output", "Assign", "Comment", NULL
+};
+
+static void js_choices(cc_t *c, machine_t *m, json_t *st, const char *ptr,
+                       mstate_t *s) {
+  json_t *a = json_object_get(st, "Choices"), *v, *rule;
+  s->default_next = -1;
+  if ((v = json_object_get(st, "Default")))
+    s->default_next = target(c, m, v, ptr, "Default");
+  if (!a) {
+    err(c, ptr, "missing required field \"Choices\"");
+    return;
+  }
+  if (!json_is_array(a) || json_array_size(a) == 0) {
+    ferr(c, ptr, "Choices", "Choices must be a non-empty array of rules");
+    return;
+  }
+  char *cptr = ptr_join(ptr, "Choices");
+  size_t i;
+  s->choices = ms_calloc(json_array_size(a), sizeof *s->choices);
+  json_array_foreach(a, i, rule) {
+    char *p = ptr_index(cptr, i);
+    choice_branch_t *b = &s->choices[s->nchoices++];
+    b->next = -1;
+    if (!json_is_object(rule)) {
+      err(c, p, "a choice rule must be an object");
+      free(p);
+      continue;
+    }
+    const char *k;
+    json_object_foreach(rule, k, v) {
+      if (in_list(js_rule_fields, k)) continue;
+      ferr(c, p, k, "field \"%s\" is not allowed in a JSONata choice rule "
+           "(use \"Condition\": \"{%% ... %%}\")", k);
+    }
+    if (!json_object_get(rule, "Condition"))
+      err(c, p, "missing required field \"Condition\" in a choice rule");
+    else {
+      b->jcond = js_field(c, rule, p, "Condition");
+      const json_t *lit = jtmpl_literal_peek(b->jcond);
+      if (lit && !json_is_boolean(lit))
+        ferr(c, p, "Condition", "Condition must be a boolean or a JSONata "
+             "expression \"{%% %%}\", not %s", jsonx_type_name(lit));
+    }
+    if (!(v = json_object_get(rule, "Next")))
+      err(c, p, "missing required field \"Next\" in a choice rule");
+    else
+      b->next = target(c, m, v, p, "Next");
+    b->joutput = js_field(c, rule, p, "Output");
+    b->jassign = js_field(c, rule, p, "Assign");
+    free(p);
+  }
+  free(cptr);
+}
+
+/* Compile the fields of a JSONata state (s->js allocated, fields checked,
+ * Next/End done). */
+static void js_compile(cc_t *c, machine_t *m, json_t *st, const char *ptr,
+                       const struct state_type *t, mstate_t *s) {
+  jstate_t *j = s->js;
+  json_t *v;
+  if (t->type != ST_FAIL) {
+    j->output = js_field(c, st, ptr, "Output");
+    j->assign = js_field(c, st, ptr, "Assign");
+  }
+  if (t->type == ST_TASK || t->type == ST_PARALLEL || t->type == ST_MAP) {
+    retry_list(c, st, ptr, s);
+    js_catchers(c, m, st, ptr, s);
+  }
+  switch (t->type) {
+  case ST_PASS:
+  case ST_SUCCEED:
+    break;
+  case ST_TASK: {
+    const char *r = get_str(c, st, ptr, "Resource");
+    if (!json_object_get(st, "Resource"))
+      err(c, ptr, "missing required field \"Resource\"");
+    else if (r && !*r)
+      ferr(c, ptr, "Resource", "Resource must not be empty");
+    if (r) s->resource = ms_strdup(r);
+    j->arguments = js_field(c, st, ptr, "Arguments");
+    j->timeout_seconds = js_num(c, st, ptr, "TimeoutSeconds", NUM_POS_INT);
+    j->heartbeat_seconds = js_num(c, st, ptr, "HeartbeatSeconds",
+                                  NUM_POS_INT);
+    get_obj(c, st, ptr, "Credentials");
+    break;
+  }
+  case ST_CHOICE:
+    js_choices(c, m, st, ptr, s);
+    break;
+  case ST_WAIT: {
+    bool sec = json_object_get(st, "Seconds") != NULL;
+    bool ts = json_object_get(st, "Timestamp") != NULL;
+    if (sec == ts)
+      err(c, ptr, "a Wait state needs exactly one of Seconds or Timestamp");
+    j->seconds = js_num(c, st, ptr, "Seconds", NUM_NONNEG_INT);
+    j->timestamp = js_str(c, st, ptr, "Timestamp");
+    const json_t *lit = jtmpl_literal_peek(j->timestamp);
+    if (lit && json_is_string(lit) &&
+        !choice_parse_timestamp(json_string_value(lit), &s->timestamp_epoch))
+      ferr(c, ptr, "Timestamp", "Timestamp must be an RFC 3339 timestamp "
+           "such as \"2016-03-14T01:59:00Z\"");
+    break;
+  }
+  case ST_FAIL:
+    j->error = js_str(c, st, ptr, "Error");
+    j->cause = js_str(c, st, ptr, "Cause");
+    break;
+  case ST_PARALLEL:
+    parallel_fn(c, m, st, ptr, s);
+    j->arguments = js_field(c, st, ptr, "Arguments");
+    break;
+  case ST_MAP:
+    map_processor(c, m, st, ptr, s);
+    j->items = js_field(c, st, ptr, "Items");
+    if ((v = json_object_get(st, "Items")) && !json_is_array(v) &&
+        !(json_is_string(v) && !jtmpl_literal_peek(j->items)))
+      ferr(c, ptr, "Items", "Items must be an array or a JSONata "
+           "expression \"{%% %%}\", not %s", jsonx_type_name(v));
+    j->item_selector = js_field(c, st, ptr, "ItemSelector");
+    j->max_concurrency = js_num(c, st, ptr, "MaxConcurrency",
+                                NUM_NONNEG_INT);
+    j->tolerated_pct = js_num(c, st, ptr, "ToleratedFailurePercentage",
+                              NUM_PERCENT);
+    j->tolerated_count = js_num(c, st, ptr, "ToleratedFailureCount",
+                                NUM_NONNEG_INT);
+    if ((v = get_obj(c, st, ptr, "ItemReader")))
+      s->item_reader = json_incref(v);
+    if ((v = get_obj(c, st, ptr, "ResultWriter")))
+      s->result_writer = json_incref(v);
+    if (s->item_reader) itemreader_check(s->item_reader, ptr, true, c->d);
+    if (s->result_writer)
+      resultwriter_check(s->result_writer, ptr, true, c->d);
+    if ((v = get_obj(c, st, ptr, "ItemBatcher"))) {
+      static const char *const bf[] = {
+        "BatchInput", "MaxItemsPerBatch", "MaxInputBytesPerBatch", NULL
+      };
+      char *bp = ptr_join(ptr, "ItemBatcher");
+      s->item_batcher = json_incref(v);
+      check_fields(c, v, bp, bf, "a JSONata ItemBatcher");
+      j->batch_input = js_field(c, v, bp, "BatchInput");
+      j->max_items_per_batch = js_num(c, v, bp, "MaxItemsPerBatch",
+                                      NUM_POS_INT);
+      j->max_bytes_per_batch = js_num(c, v, bp, "MaxInputBytesPerBatch",
+                                      NUM_POS_INT);
+      free(bp);
+    }
+    const char *label = get_str(c, st, ptr, "Label");
+    if (label) {
+      if (utf8_len(label) > LABEL_MAX_CHARS)
+        ferr(c, ptr, "Label", "Label must be at most %d characters",
+             LABEL_MAX_CHARS);
+      s->label = ms_strdup(label);
+    }
+    break;
+  }
+}
+
+static void js_free(jstate_t *j) {
+  if (!j) return;
+  jtmpl_t **all[] = {
+    &j->arguments, &j->output, &j->assign, &j->items, &j->item_selector,
+    &j->max_concurrency, &j->tolerated_pct, &j->tolerated_count,
+    &j->batch_input, &j->max_items_per_batch, &j->max_bytes_per_batch,
+    &j->timeout_seconds, &j->heartbeat_seconds, &j->seconds, &j->timestamp,
+    &j->error, &j->cause
+  };
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    jtmpl_free(*all[i]);
+  free(j);
 }
 
 /* Compile one state object into s (name and type already known). */
@@ -836,8 +1168,12 @@ static void state_compile(cc_t *c, machine_t *m, json_t *st,
   const char *k;
   json_t *v;
   char what[48];
+  bool ja = query_language(c, st, ptr, c->jsonata);
   snprintf(what, sizeof what, "a %s state", t->name);
-  json_object_foreach(st, k, v) {
+  if (ja) {
+    s->js = ms_calloc(1, sizeof *s->js);
+    js_check_fields(c, st, ptr, t);
+  } else json_object_foreach(st, k, v) {
     if (in_list(t->fields, k)) continue;
     if (in_list(jsonata_only, k))
       ferr(c, ptr, k, "field \"%s\" is only allowed with QueryLanguage "
@@ -846,7 +1182,6 @@ static void state_compile(cc_t *c, machine_t *m, json_t *st,
       ferr(c, ptr, k, "field \"%s\" is not allowed in %s", k, what);
   }
   get_str(c, st, ptr, "Comment");
-  query_language(c, st, ptr);
 
   s->next = -1;
   s->default_next = -1;
@@ -865,6 +1200,10 @@ static void state_compile(cc_t *c, machine_t *m, json_t *st,
     else if (!s->end)
       err(c, ptr, "a %s state needs exactly one of \"Next\" or "
           "\"End\": true", t->name);
+  }
+  if (ja) {
+    js_compile(c, m, st, ptr, t, s);
+    return;
   }
 
   if (in_list(t->fields, "InputPath")) {
@@ -953,7 +1292,8 @@ static machine_t *compile_machine(cc_t *c, json_t *def, const char *ptr,
                what);
   const char *cm = get_str(c, def, ptr, "Comment");
   if (cm) m->comment = ms_strdup(cm);
-  query_language(c, def, ptr);
+  bool outer_ja = c->jsonata;
+  c->jsonata = query_language(c, def, ptr, c->jsonata);
   if (!parent) {
     const char *ver = get_str(c, def, ptr, "Version");
     if (ver && strcmp(ver, "1.0") != 0)
@@ -1047,11 +1387,12 @@ static machine_t *compile_machine(cc_t *c, json_t *def, const char *ptr,
   free(sptr);
   json_decref(c->index);
   c->index = outer;
+  c->jsonata = outer_ja;
   return m;
 }
 
 machine_t *machine_compile(json_t *definition, diags_t *d) {
-  cc_t c = {d, d->n, json_object(), NULL, NEAR_BUDGET, 0};
+  cc_t c = {d, d->n, json_object(), NULL, NEAR_BUDGET, 0, false};
   size_t before = d->nerrors;
   machine_t *m = compile_machine(&c, definition, "", NULL, false);
   json_decref(c.names);
@@ -1095,6 +1436,8 @@ static void state_free(mstate_t *s) {
     strv_free(s->catch[i].errors, s->catch[i].nerrors);
     path_free(s->catch[i].result_path.path);
     tfree(s->catch[i].assign);
+    jtmpl_free(s->catch[i].joutput);
+    jtmpl_free(s->catch[i].jassign);
   }
   free(s->catch);
   free(s->resource);
@@ -1103,6 +1446,9 @@ static void state_free(mstate_t *s) {
   for (size_t i = 0; i < s->nchoices; i++) {
     if (s->choices[i].rule) choice_free(s->choices[i].rule);
     tfree(s->choices[i].assign);
+    jtmpl_free(s->choices[i].jcond);
+    jtmpl_free(s->choices[i].joutput);
+    jtmpl_free(s->choices[i].jassign);
   }
   free(s->choices);
   num_free(&s->seconds);
@@ -1126,6 +1472,7 @@ static void state_free(mstate_t *s) {
   json_decref(s->item_reader);
   json_decref(s->result_writer);
   free(s->label);
+  js_free(s->js);
 }
 
 void machine_free(machine_t *m) {

@@ -12,6 +12,7 @@
 #include "jpath.h"
 #include "payload.h"
 #include "choice.h"
+#include "jtmpl.h"
 
 typedef enum {
   ST_PASS, ST_TASK, ST_CHOICE, ST_WAIT, ST_SUCCEED, ST_FAIL, ST_PARALLEL,
@@ -40,12 +41,17 @@ typedef struct catcher {
   int next;             /* state index */
   opt_path_t result_path;  /* default "$" */
   tmpl_t *assign;       /* Assign (NULL if none) */
+  jtmpl_t *joutput;     /* JSONata: Output (NULL: the error output) */
+  jtmpl_t *jassign;     /* JSONata: Assign (NULL if none) */
 } catcher_t;
 
 typedef struct choice_branch {
   choice_t *rule;
   int next;             /* state index */
   tmpl_t *assign;       /* Assign on the rule (NULL if none) */
+  jtmpl_t *jcond;       /* JSONata: Condition (then rule is NULL) */
+  jtmpl_t *joutput;     /* JSONata: Output on the rule (NULL if none) */
+  jtmpl_t *jassign;     /* JSONata: Assign on the rule (NULL if none) */
 } choice_branch_t;
 
 /* A number field that may be given literally or by a path (XPath form). */
@@ -55,11 +61,27 @@ typedef struct num_field {
   jpath_t *path;        /* ...Path form (NULL if literal) */
 } num_field_t;
 
+/* The fields of a state whose QueryLanguage is JSONata (jtmpl.h); NULL
+ * when absent. A number field may be a literal or an expression. */
+typedef struct jstate {
+  jtmpl_t *arguments;         /* Task, Parallel */
+  jtmpl_t *output;            /* all but Fail */
+  jtmpl_t *assign;
+  jtmpl_t *items, *item_selector;                /* Map */
+  jtmpl_t *max_concurrency, *tolerated_pct, *tolerated_count;
+  jtmpl_t *batch_input, *max_items_per_batch, *max_bytes_per_batch;
+  jtmpl_t *timeout_seconds, *heartbeat_seconds;  /* Task */
+  jtmpl_t *seconds, *timestamp;                  /* Wait */
+  jtmpl_t *error, *cause;                        /* Fail */
+} jstate_t;
+
 struct machine;
 
 typedef struct mstate {
   char *name;
   state_type_t type;
+  jstate_t *js;            /* QueryLanguage JSONata: its fields; NULL for
+                              a JSONPath state */
   int index;            /* position in machine.states */
   int next;             /* Next as an index; -1 when End */
   bool end;

@@ -224,7 +224,7 @@ tmpl_t *tmpl_compile(json_t *tpl, const char *ptr, diags_t *d) {
 /* A variable name: an identifier of at most ASSIGN_NAME_MAX characters.
  * ASCII letters, '_' and (approximating Unicode ID_Start/ID_Continue) any
  * non-ASCII character may start it; digits may follow. */
-static const char *var_name_problem(const char *name) {
+const char *tmpl_var_name_problem(const char *name) {
   size_t chars = 0;
   const unsigned char *p = (const unsigned char *)name;
 
@@ -254,7 +254,7 @@ tmpl_t *tmpl_compile_assign(json_t *tpl, const char *ptr, diags_t *d) {
     size_t len = strlen(key);
     char *name = is_expr_key(key, len) ? ms_strndup(key, len - 2)
                                        : ms_strdup(key);
-    const char *why = var_name_problem(name);
+    const char *why = tmpl_var_name_problem(name);
     if (why) {
       char *kp = ptr_join(ptr, key);
       diags_add(d, false, kp, "invalid variable name '%s': it %s", name,

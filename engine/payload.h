@@ -38,6 +38,8 @@ void tmpl_free(tmpl_t *t);
  * 80 characters, letters, digits and '_' (non-ASCII letters allowed), not
  * starting with a digit. A non-object is a diag and NULL. */
 tmpl_t *tmpl_compile_assign(json_t *tpl, const char *ptr, diags_t *d);
+/* Why name is not a valid variable name ("is empty", ...), or NULL. */
+const char *tmpl_var_name_problem(const char *name);
 /* Evaluate into a new value; NULL with f set on failure. The top-level
  * object or array is always new (refcount 1: the caller may add or remove
  * its members); below it the result shares the template's literal subtrees

@@ -16,6 +16,9 @@
  * the ValidationException / InvalidDefinition messages marked "AWS" below.
  * Guesses (marked "guess"): the messages for a missing or unknown state
  * name and a bad inspection level, and the name a lone state runs under.
+ * JSONata states (their own QueryLanguage or their machine's) run the
+ * same way; their inspectionData has afterArguments instead of the
+ * JSONPath fields (AWS's InspectionData reference).
  * Not done: context (refused), mapIterationFailureCount and
  * mapItemReaderData (refused), errorCausedByState (ignored), the Map-only
  * inspection fields (afterItemsPath, maxConcurrency, ...), HTTP
@@ -40,6 +43,7 @@ typedef struct run {
   json_t *mock_result;    /* mocked result (owned) or NULL */
   const char *mock_error, *mock_cause;  /* mocked errorOutput */
   bool mocked;
+  bool jsonata;           /* the state is a JSONata state */
   bool entered;           /* the state under test was entered */
   char *next;             /* the next state entered (malloc'd) */
   json_t *insp;           /* field -> value, as the observer saw them */
@@ -124,17 +128,22 @@ static const char *take_mock(run_t *run, json_t *mock, json_t *state,
 static json_t *as_task(json_t *state) {
   static const char *const keep[] = {
     "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Catch",
-    "Retry", "Assign", "Next", "End", "Comment", NULL
+    "Retry", "Assign", "Next", "End", "Comment", "QueryLanguage",
+    "Output", NULL
   };
   json_t *t = json_pack("{ss ss}", "Type", "Task", "Resource", MOCK_RESOURCE);
   for (int i = 0; keep[i]; i++) {
     json_t *v = json_object_get(state, keep[i]);
     if (v) json_object_set(t, keep[i], v);
   }
-  /* a Parallel's Parameters shape the branches' input, as a Task's do */
-  json_t *p = json_object_get(state, "Parameters");
-  if (p && !strcmp(type_of(state), "Parallel"))
-    json_object_set(t, "Parameters", p);
+  /* a Parallel's Parameters (Arguments in JSONata) shape the branches'
+   * input, as a Task's do */
+  if (!strcmp(type_of(state), "Parallel")) {
+    json_t *p = json_object_get(state, "Parameters");
+    json_t *a = json_object_get(state, "Arguments");
+    if (p) json_object_set(t, "Parameters", p);
+    if (a) json_object_set(t, "Arguments", a);
+  }
   return t;
 }
 
@@ -243,12 +252,33 @@ static void put(json_t *o, const char *k, json_t *v) {
   if (v) json_object_set(o, k, v);
 }
 
-/* inspectionData in AWS's shape for the state's type. */
+/* True when obj (a state or a machine) says QueryLanguage "JSONata". */
+static bool is_jsonata(const json_t *state) {
+  const char *q = json_string_value(json_object_get(state,
+                                                    "QueryLanguage"));
+  return q && !strcmp(q, "JSONata");
+}
+
+/* inspectionData in AWS's shape for the state's type. A JSONata state
+ * (AWS's InspectionData reference) shows input, afterArguments (Task and
+ * Parallel; guess: also when the state has no Arguments, as the input
+ * then), result and variables; the JSONPath fields are "not populated
+ * when QueryLanguage is JSONata". */
 static json_t *inspection(run_t *run, json_t *state, json_t *input,
                           json_t *details) {
   const char *type = type_of(state);
   json_t *d = json_object(), *in = run->insp;
   json_object_set(d, "input", input);
+  if (run->jsonata) {
+    if (!strcmp(type, "Task") || !strcmp(type, "Parallel"))
+      put(d, "afterArguments", json_object_get(in, "afterParameters"));
+    if (!strcmp(type, "Task") || !strcmp(type, "Parallel") ||
+        !strcmp(type, "Map"))
+      put(d, "result", json_object_get(in, "result"));
+    put(d, "variables", json_object_get(in, "variables"));
+    if (details) json_object_set(d, "errorDetails", details);
+    return d;
+  }
   bool pass = !strcmp(type, "Pass");
   bool with_result = pass && json_object_get(state, "Result");
   if (!with_result) {
@@ -339,7 +369,14 @@ json_t *teststate_run(const teststate_req_t *r, char **code,
   }
   const char *type = type_of(state);
   bool fanout = !strcmp(type, "Map") || !strcmp(type, "Parallel");
-  run_t run = {.name = name};
+  /* a state of a machine inherits the machine's QueryLanguage */
+  json_t *mql = r->state ? json_object_get(r->definition, "QueryLanguage")
+                         : NULL;
+  bool inherit = !json_object_get(state, "QueryLanguage") &&
+                 json_is_string(mql);
+  run_t run = {.name = name,
+               .jsonata = is_jsonata(state) ||
+                          (inherit && is_jsonata(r->definition))};
   if (r->mock) {
     char msg[64];
     const char *why = take_mock(&run, r->mock, state, msg);
@@ -357,6 +394,7 @@ json_t *teststate_run(const teststate_req_t *r, char **code,
   /* two compilations: with Retry for the decisions, without to run */
   json_t *input = r->input ? json_incref(r->input) : json_object();
   json_t *copy = fanout ? as_task(state) : json_deep_copy(state);
+  if (inherit) json_object_set(copy, "QueryLanguage", mql);
   json_t *def = build(name, copy, input, r->variables);
   char *why = NULL;
   machine_t *decide = compile(def, &why), *m = NULL;

@@ -267,15 +267,6 @@ local function clip(s, n)
   return s
 end
 
-local function uses_jsonata(v)
-  if type(v) ~= "table" or v == NULL then return false end
-  for k, x in pairs(v) do
-    if k == "QueryLanguage" and x == "JSONata" then return true end
-    if uses_jsonata(x) then return true end
-  end
-  return false
-end
-
 -- "expected E got G" for two texts; long ones are shown from a little
 -- before their first difference.
 local function differ(label, e, g)
@@ -335,10 +326,6 @@ end
 
 -- Why a case is not run, or nil when it is.
 local function skip_reason(c, opts)
-  for _, f in ipairs(c.features or {}) do
-    if f == "JSONata" then return "JSONata" end
-  end
-  if uses_jsonata(c.definition) then return "JSONata" end
   if c.placeholders and c.placeholders ~= NULL and c.placeholders ~= false
      and not (type(c.placeholders) == "table" and next(c.placeholders) == nil)
      and not opts.placeholders

@@ -58,6 +58,7 @@ local FILES = {
   { "task runners", "spec/fixtures/task/cases.json" },
   { "interpreter edge cases from review",
     "spec/fixtures/exec/review_cases.json" },
+  { "JSONata states", "spec/fixtures/exec/jsonata_cases.json" },
 }
 
 for _, file in ipairs(FILES) do
