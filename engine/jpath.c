@@ -562,14 +562,22 @@ static bool parse_operand(parser_t *ps, operand_t *o) {
  * and stacked quantifiers (a+++..., which Java rejects) double at each
  * one: minutes and gigabytes for a few bytes. Weighs each atom 1, a
  * quantifier multiplies what it repeats by its largest count (+: 2), and
- * refuses more than REGEX_WEIGHT in all. Syntax errors are regcomp's. */
+ * refuses more than REGEX_WEIGHT in all. A quantifier may carry one
+ * modifier (? or +, Java's lazy and possessive forms); a third in a row
+ * (a***, which Java rejects as a dangling meta character) is refused
+ * too: glibc backtracks over such a stack for seconds. Other syntax
+ * errors are regcomp's. */
 static bool regex_small(const char *s, size_t n) {
   double sum[REGEX_GROUPS + 1] = {0};
   double last = 0; /* weight of what a quantifier would repeat */
-  int depth = 0;
+  int depth = 0, quants = 0; /* quantifier characters in a row */
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     double k = -1; /* a quantifier's factor; -1: an atom or a group */
+    bool quant = c == '*' || c == '?' || c == '+' || c == '{';
+    if (quant && quants == 1 && c != '?' && c != '+') return false;
+    if (quant && quants >= 2) return false;
+    quants = quant ? quants + 1 : 0;
     if (c == '(') {
       if (++depth > REGEX_GROUPS) return false;
       sum[depth] = 0;
@@ -645,7 +653,8 @@ static bool parse_regex(parser_t *ps, fx_t *f) {
   }
   if (!regex_small(ps->s + open + 1, ps->pos - open - 1)) {
     buf_free(&b);
-    return perr(ps, open, "regular expression too large once expanded");
+    return perr(ps, open, "regular expression refused: too large once "
+                "expanded, or quantifiers stacked (a***)");
   }
   ps->pos++;
   buf_puts(&b, ")$");
