@@ -7,6 +7,9 @@
 #include "base.h"
 
 #include <errno.h>
+#ifdef __linux__
+#include <sys/random.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,4 +229,28 @@ char *ptr_join(const char *base, const char *name) {
 
 char *ptr_index(const char *base, size_t i) {
   return ms_asprintf("%s/%zu", base, i);
+}
+
+void ms_random_bytes(void *p, size_t n) {
+#ifdef __linux__
+  if (getrandom(p, n, 0) == (ssize_t)n) return;
+#endif
+  FILE *fp = fopen("/dev/urandom", "rb");
+  bool ok = fp && fread(p, 1, n, fp) == n;
+  if (fp) fclose(fp);
+  if (ok) return;
+  unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) b[i] = (unsigned char)rand();
+}
+
+void ms_uuid4(char out[37]) {
+  unsigned char u[16];
+  ms_random_bytes(u, sizeof u);
+  u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);  /* version 4 */
+  u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
+  snprintf(out, 37,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+           "%02x%02x%02x%02x%02x%02x",
+           u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+           u[10], u[11], u[12], u[13], u[14], u[15]);
 }

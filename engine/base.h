@@ -115,4 +115,10 @@ void diags_add(diags_t *d, bool warning, const char *ptr, const char *fmt, ...)
 char *ptr_join(const char *base, const char *name);
 char *ptr_index(const char *base, size_t i);
 
+/* n bytes from the kernel's random source (getrandom, else /dev/urandom;
+ * rand() only if both fail). */
+void ms_random_bytes(void *p, size_t n);
+/* A random version 4 UUID (RFC 4122) as 36 characters and a NUL. */
+void ms_uuid4(char out[37]);
+
 #endif

@@ -251,7 +251,8 @@ static http_xfer_t *xfer_new(const http_req_t *r, char **msg) {
     if (x->body_len) memcpy(x->body, r->body, x->body_len);
     x->body[x->body_len] = '\0';
     lc.curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
-    lc.curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+    lc.curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                        (curl_off_t)x->body_len);
   }
   bool has_ct = false;
   for (size_t i = 0; i < r->nheaders; i++) {

@@ -18,9 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/random.h>
-#endif
 
 #include "hash.h"
 #include "jpath.h"
@@ -122,16 +119,6 @@ static json_t *str_take(ev_t *e, char *s, size_t n) {
   free(s);
   if (!v) return fail(e, "The result is not valid UTF-8 text");
   return v;
-}
-
-static void rnd_bytes(unsigned char *p, size_t n) {
-#ifdef __linux__
-  if (getrandom(p, n, 0) == (ssize_t)n) return;
-#endif
-  FILE *fp = fopen("/dev/urandom", "rb");
-  if (fp && fread(p, 1, n, fp) == n) { fclose(fp); return; }
-  if (fp) fclose(fp);
-  for (size_t i = 0; i < n; i++) p[i] = (unsigned char)rand();
 }
 
 static uint64_t splitmix(uint64_t *x) {
@@ -453,7 +440,7 @@ static json_t *f_math_random(ev_t *e, const node_t *nd, json_t **v,
     uint64_t st = (uint64_t)seed;
     x = splitmix(&st);
   } else {
-    rnd_bytes((unsigned char *)&x, sizeof x);
+    ms_random_bytes(&x, sizeof x);
   }
   return json_integer((json_int_t)(a + (long long)(x % span)));
 }
@@ -507,16 +494,8 @@ static json_t *f_string_split(ev_t *e, const node_t *nd, json_t **v,
 
 static json_t *f_uuid(ev_t *e, const node_t *nd, json_t **v, size_t n) {
   (void)e; (void)nd; (void)v; (void)n;
-  unsigned char u[16];
   char s[37];
-  rnd_bytes(u, sizeof u);
-  u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);  /* version 4 */
-  u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
-  snprintf(s, sizeof s,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x",
-           u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-           u[10], u[11], u[12], u[13], u[14], u[15]);
+  ms_uuid4(s);
   return json_string(s);
 }
 

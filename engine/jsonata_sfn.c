@@ -27,9 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/random.h>
-#endif
 #include "hash.h"
 #include "jsonata_int.h"
 #include "jsonx.h"
@@ -60,19 +57,6 @@ static double whole(jctx *c, const char *name, jv **args, int n, int i) {
   if (d >= 9223372036854775807.0) return 9223372036854775807.0;
   if (d <= -9223372036854775808.0) return -9223372036854775808.0;
   return trunc(d);
-}
-
-static void rnd_bytes(unsigned char *p, size_t len) {
-#ifdef __linux__
-  if (getrandom(p, len, 0) == (ssize_t)len) return;
-#endif
-  FILE *fp = fopen("/dev/urandom", "rb");
-  if (fp && fread(p, 1, len, fp) == len) {
-    fclose(fp);
-    return;
-  }
-  if (fp) fclose(fp);
-  for (size_t i = 0; i < len; i++) p[i] = (unsigned char)rand();
 }
 
 /* $partition(array, chunkSize) */
@@ -165,23 +149,15 @@ FN(f_random) {
     return jv_num(c, java_random(s));
   }
   uint64_t x;
-  rnd_bytes((unsigned char *)&x, sizeof x);
+  ms_random_bytes(&x, sizeof x);
   return jv_num(c, (double)(x >> 11) * 0x1.0p-53);
 }
 
 /* $uuid(): version 4 */
 FN(f_uuid) {
   UNUSED;
-  unsigned char u[16];
   char s[37];
-  rnd_bytes(u, sizeof u);
-  u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);  /* version 4 */
-  u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
-  snprintf(s, sizeof s,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x",
-           u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-           u[10], u[11], u[12], u[13], u[14], u[15]);
+  ms_uuid4(s);
   return jv_cstr(c, s);
 }
 

@@ -33,45 +33,10 @@ static const char *const group_name[NGROUPS] = {"SUCCEEDED", "FAILED"};
 struct rwriter {
   char *bucket, *dir;       /* Bucket (NULL: missing), PREFIX/UUID */
   char *map_run, *sm_arn, *exec_pre;  /* ARNs; exec_pre + name */
-  uint64_t rng;             /* names of the child executions */
   FILE *fp[NGROUPS];        /* the records so far: "[r,r,..." */
   size_t n[NGROUPS];
   bool io_failed;
 };
-
-static uint64_t next(uint64_t *s) {  /* splitmix64 */
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-static uint64_t seed(void) {
-  uint64_t x = 0;
-  FILE *r = fopen("/dev/urandom", "rb");
-  if (!r || fread(&x, 1, sizeof x, r) != sizeof x)
-    x = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&x;
-  if (r) fclose(r);
-  return x;
-}
-
-static void uuid(uint64_t *rng, char out[37]) {
-  unsigned char b[16];
-  uint64_t h = next(rng), l = next(rng);
-  for (int i = 0; i < 8; i++) {
-    b[i] = (unsigned char)(h >> (8 * i));
-    b[8 + i] = (unsigned char)(l >> (8 * i));
-  }
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  char *o = out;
-  for (int i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
-    snprintf(o, 3, "%02x", b[i]);
-    o += 2;
-  }
-  *o = 0;
-}
 
 /* A tolerated failure's result: {Error[, Cause]} and nothing else. */
 static bool failed(const json_t *r) {
@@ -144,13 +109,12 @@ rwriter_t *resultwriter_open(const json_t *writer, const json_t *params,
   const char *bucket = json_string_value(json_object_get(params, "Bucket"));
   const char *prefix = json_string_value(json_object_get(params, "Prefix"));
   rwriter_t *w = ms_calloc(1, sizeof *w);
-  w->rng = seed();
   if (bucket) w->bucket = ms_strdup(bucket);
   /* names: machine "stateMachine:NAME" -> NAME/LABEL */
   const char *mn = strstr(machine_arn, ":stateMachine:");
   mn = mn ? mn + strlen(":stateMachine:") : "moonstep";
   char run[37];
-  uuid(&w->rng, run);
+  ms_uuid4(run);
   w->map_run = ms_asprintf("arn:aws:states:us-east-1:123456789012:"
                            "mapRun:%s/%s:%s", mn, label, run);
   w->sm_arn = ms_asprintf("arn:aws:states:us-east-1:123456789012:"
@@ -175,7 +139,7 @@ int resultwriter_add(rwriter_t *w, const json_t *input,
     return MS_ERR;
   }
   char name[37], when[40];
-  uuid(&w->rng, name);
+  ms_uuid4(name);
   s3_time_iso((double)time(NULL), when, sizeof when);
   char *arn = ms_asprintf("%s%s", w->exec_pre, name);
   json_t *r = record(arn, name, w->sm_arn, input, result, b, when);

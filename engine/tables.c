@@ -969,21 +969,6 @@ static void iso_now(char *out, size_t n) {
   snprintf(out, n, "%s.%03dZ", s, (int)(ts.tv_nsec / 1000000 % 1000));
 }
 
-static void uuid(char *out) {
-  static uint64_t x;
-  if (!x) x = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32) ^
-              (uint64_t)(uintptr_t)&x;
-  unsigned char r[16];
-  for (int i = 0; i < 16; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    r[i] = (unsigned char)x;
-  }
-  r[6] = (r[6] & 0x0f) | 0x40;
-  r[8] = (r[8] & 0x3f) | 0x80;
-  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5],
-           r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
-}
 
 #define ARN_PREFIX "arn:aws:dynamodb:us-east-1:123456789012:table/"
 
@@ -1091,7 +1076,7 @@ static json_t *create_table(tables_t *t, const json_t *req, fault_t *f) {
   json_object_set_new(desc, "TableStatus", json_string("ACTIVE"));
   char now[40], id[40];
   iso_now(now, sizeof now);
-  uuid(id);
+  ms_uuid4(id);
   json_object_set_new(desc, "CreationDateTime", json_string(now));
   json_t *pt = json_object_get(req, "ProvisionedThroughput");
   json_t *ptd = json_pack("{s:i,s:i,s:i}", "NumberOfDecreasesToday", 0,
