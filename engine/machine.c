@@ -538,30 +538,56 @@ static void task_fn(cc_t *c, machine_t *m, json_t *st, const char *ptr,
   get_obj(c, st, ptr, "Credentials");
 }
 
-static void choice_fn(cc_t *c, machine_t *m, json_t *st, const char *ptr,
-                      mstate_t *s) {
+/* What a Choice state's compile shares in both query languages: Default,
+ * and the Choices array (s->choices allocated for it); NULL, with the
+ * error, when it is missing or empty. */
+static json_t *choices_of(cc_t *c, machine_t *m, json_t *st,
+                          const char *ptr, mstate_t *s) {
   json_t *a = json_object_get(st, "Choices"), *v;
   s->default_next = -1;
   if ((v = json_object_get(st, "Default")))
     s->default_next = target(c, m, v, ptr, "Default");
   if (!a) {
     err(c, ptr, "missing required field \"Choices\"");
-    return;
+    return NULL;
   }
   if (!json_is_array(a) || json_array_size(a) == 0) {
     ferr(c, ptr, "Choices", "Choices must be a non-empty array of rules");
-    return;
+    return NULL;
   }
+  s->choices = ms_calloc(json_array_size(a), sizeof *s->choices);
+  return a;
+}
+
+/* Rule i's branch (next unset) and its pointer p; NULL when the rule is
+ * not an object (said). */
+static choice_branch_t *rule_of(cc_t *c, mstate_t *s, const json_t *rule,
+                                const char *p) {
+  choice_branch_t *b = &s->choices[s->nchoices++];
+  b->next = -1;
+  if (json_is_object(rule)) return b;
+  err(c, p, "a choice rule must be an object");
+  return NULL;
+}
+
+/* A rule's Next. */
+static void rule_next(cc_t *c, machine_t *m, json_t *rule, const char *p,
+                      choice_branch_t *b) {
+  json_t *v = json_object_get(rule, "Next");
+  if (!v) err(c, p, "missing required field \"Next\" in a choice rule");
+  else b->next = target(c, m, v, p, "Next");
+}
+
+static void choice_fn(cc_t *c, machine_t *m, json_t *st, const char *ptr,
+                      mstate_t *s) {
+  json_t *a = choices_of(c, m, st, ptr, s), *rule;
+  if (!a) return;
   char *cptr = ptr_join(ptr, "Choices");
   size_t i;
-  json_t *rule;
-  s->choices = ms_calloc(json_array_size(a), sizeof *s->choices);
   json_array_foreach(a, i, rule) {
     char *p = ptr_index(cptr, i);
-    choice_branch_t *b = &s->choices[s->nchoices++];
-    b->next = -1;
-    if (!json_is_object(rule)) {
-      err(c, p, "a choice rule must be an object");
+    choice_branch_t *b = rule_of(c, s, rule, p);
+    if (!b) {
       free(p);
       continue;
     }
@@ -576,10 +602,7 @@ static void choice_fn(cc_t *c, machine_t *m, json_t *st, const char *ptr,
     }
     b->rule = choice_compile(r, p, true, c->d);
     json_decref(r);
-    if (!(v = json_object_get(rule, "Next")))
-      err(c, p, "missing required field \"Next\" in a choice rule");
-    else
-      b->next = target(c, m, v, p, "Next");
+    rule_next(c, m, rule, p, b);
     b->assign = tpl_field(c, rule, p, "Assign", true);
     free(p);
   }
@@ -994,27 +1017,14 @@ static const char *const js_rule_fields[] = {
 
 static void js_choices(cc_t *c, machine_t *m, json_t *st, const char *ptr,
                        mstate_t *s) {
-  json_t *a = json_object_get(st, "Choices"), *v, *rule;
-  s->default_next = -1;
-  if ((v = json_object_get(st, "Default")))
-    s->default_next = target(c, m, v, ptr, "Default");
-  if (!a) {
-    err(c, ptr, "missing required field \"Choices\"");
-    return;
-  }
-  if (!json_is_array(a) || json_array_size(a) == 0) {
-    ferr(c, ptr, "Choices", "Choices must be a non-empty array of rules");
-    return;
-  }
+  json_t *a = choices_of(c, m, st, ptr, s), *v, *rule;
+  if (!a) return;
   char *cptr = ptr_join(ptr, "Choices");
   size_t i;
-  s->choices = ms_calloc(json_array_size(a), sizeof *s->choices);
   json_array_foreach(a, i, rule) {
     char *p = ptr_index(cptr, i);
-    choice_branch_t *b = &s->choices[s->nchoices++];
-    b->next = -1;
-    if (!json_is_object(rule)) {
-      err(c, p, "a choice rule must be an object");
+    choice_branch_t *b = rule_of(c, s, rule, p);
+    if (!b) {
       free(p);
       continue;
     }
@@ -1033,10 +1043,7 @@ static void js_choices(cc_t *c, machine_t *m, json_t *st, const char *ptr,
         ferr(c, p, "Condition", "Condition must be a boolean or a JSONata "
              "expression \"{%% %%}\", not %s", jsonx_type_name(lit));
     }
-    if (!(v = json_object_get(rule, "Next")))
-      err(c, p, "missing required field \"Next\" in a choice rule");
-    else
-      b->next = target(c, m, v, p, "Next");
+    rule_next(c, m, rule, p, b);
     b->joutput = js_field(c, rule, p, "Output");
     b->jassign = js_field(c, rule, p, "Assign");
     free(p);
