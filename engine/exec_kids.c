@@ -372,7 +372,7 @@ void exec_map_fill(frame_t *f) {
   if (f->stage != AT_CHILDREN) return;
   size_t max = f->max_running;
   for (;;) {
-    if (fault_is_set(&f->child_fault)) return;
+    if (fault_is_set(&f->child_fault)) break;
     if (max && f->running >= max) break;
     if (f->started == f->total) {
       if (!f->src || !map_pull(f)) break;
